@@ -1,0 +1,218 @@
+"""Sample-quality metrics, each reported with its floor.
+
+A number like "sliced Wasserstein 0.05" means nothing alone: two independent samples of the
+*real* distribution are not at distance 0 either. Every report here therefore carries the
+floor (real vs real at the same sample sizes) and the ratio to it.
+
+2-D: sliced Wasserstein distance and MMD. Digits: a small classifier (trained once,
+deterministically, cached on disk) gives the mean confidence of samples and a Fréchet
+distance in its feature space (FID's recipe with an 8x8 classifier instead of Inception).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from diffusion_edu._checks import check_int, check_ndim, check_tensor
+from diffusion_edu.data import load_digits
+from diffusion_edu.nets.classifier import DigitClassifier
+
+CACHE_ENV = "DIFFUSION_EDU_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where trained helper models are cached (``$DIFFUSION_EDU_CACHE`` or ~/.cache/diffusion_edu)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "diffusion_edu")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2-D
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_points(name: str, x: torch.Tensor) -> torch.Tensor:
+    check_ndim(name, x, 2)
+    if x.shape[0] < 2:
+        raise ValueError(f"{name}: expected at least 2 points, got {x.shape[0]}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return x.detach().float().cpu()
+
+
+def sliced_wasserstein(
+    x: torch.Tensor, y: torch.Tensor, n_projections: int = 256, seed: int = 0
+) -> float:
+    """Sliced 1-Wasserstein distance: the mean over random directions of the 1-D W1 distance
+    between the projected samples (quantile functions compared on a common grid)."""
+    x, y = _check_points("x", x), _check_points("y", y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"y: expected dimension {x.shape[1]} (as x), got {y.shape[1]}")
+    check_int("n_projections", n_projections)
+    generator = torch.Generator().manual_seed(seed)
+    directions = torch.randn(x.shape[1], n_projections, generator=generator)
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    levels = (torch.arange(min(len(x), len(y))) + 0.5) / min(len(x), len(y))
+    qx = torch.quantile(x @ directions, levels, dim=0)  # (M, P)
+    qy = torch.quantile(y @ directions, levels, dim=0)
+    return float((qx - qy).abs().mean())
+
+
+def mmd(x: torch.Tensor, y: torch.Tensor, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0)) -> float:
+    """Unbiased squared MMD with a sum of RBF kernels exp(-|a - b|^2 / (2 h^2))."""
+    x, y = _check_points("x", x).double(), _check_points("y", y).double()
+
+    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        sq = torch.cdist(a, b) ** 2
+        return sum(torch.exp(-sq / (2 * h**2)) for h in bandwidths)
+
+    n, m = len(x), len(y)
+    kxx, kyy, kxy = kernel(x, x), kernel(y, y), kernel(x, y)
+    term_x = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
+    term_y = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+    return float(term_x + term_y - 2 * kxy.mean())
+
+
+@dataclass(frozen=True)
+class Report:
+    """A metric value next to its floor (the same metric between two real samples)."""
+
+    name: str
+    value: float
+    floor: float
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.floor if self.floor > 0 else float("inf")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.value:.4g} (real-vs-real floor {self.floor:.4g}, ratio {self.ratio:.2f})"
+
+
+def evaluate_2d(samples: torch.Tensor, real: torch.Tensor, real_again: torch.Tensor) -> dict[str, Report]:
+    """Sliced Wasserstein and MMD of ``samples`` vs ``real``, each with the floor ``real_again`` vs ``real``.
+
+    Pass ``real_again`` of the same size as ``samples`` so the floor is measured at the same n.
+    """
+    return {
+        "swd": Report("sliced Wasserstein", sliced_wasserstein(samples, real), sliced_wasserstein(real_again, real)),
+        "mmd": Report("MMD^2", mmd(samples, real), mmd(real_again, real)),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# digits
+# ---------------------------------------------------------------------------------------------
+
+CLASSIFIER_VERSION = 1
+CLASSIFIER_STEPS = 800
+
+
+def _train_digit_classifier() -> DigitClassifier:
+    digits = load_digits()
+    generator = torch.Generator().manual_seed(1234)
+    torch.manual_seed(1234)
+    model = DigitClassifier()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    images, labels = digits.train_images, digits.train_labels
+    for _ in range(CLASSIFIER_STEPS):
+        idx = torch.randint(0, len(images), (128,), generator=generator)
+        batch = images[idx]
+        # small random shifts make the features care about shape, not exact pixel positions
+        shift = torch.randint(-1, 2, (2,), generator=generator).tolist()
+        batch = torch.roll(batch, shifts=shift, dims=(2, 3))
+        loss = torch.nn.functional.cross_entropy(model(batch), labels[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval().requires_grad_(False)
+
+
+@lru_cache(maxsize=1)
+def digit_classifier() -> DigitClassifier:
+    """The metric classifier: loaded from the cache, or trained (~10 s) and cached if missing or corrupt."""
+    path = cache_dir() / f"digit_classifier-v{CLASSIFIER_VERSION}.pt"
+    if path.exists():
+        try:
+            model = DigitClassifier()
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            return model.eval().requires_grad_(False)
+        except Exception:  # a truncated or foreign file: rebuild it below
+            path.unlink(missing_ok=True)
+    model = _train_digit_classifier()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+    return model
+
+
+def _check_images(name: str, images: torch.Tensor) -> torch.Tensor:
+    check_tensor(name, images)
+    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 8, 8):
+        raise ValueError(f"{name}: expected shape (N, 1, 8, 8), got {tuple(images.shape)}")
+    if not bool(torch.isfinite(images).all()):
+        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    return images.detach().float().cpu().clamp(-1, 1)
+
+
+@torch.no_grad()
+def digit_features(images: torch.Tensor) -> torch.Tensor:
+    return digit_classifier().features(_check_images("images", images)).double()
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^{1/2}) between Gaussians fitted to two feature sets."""
+    check_ndim("features_a", features_a, 2)
+    check_ndim("features_b", features_b, 2)
+    a, b = features_a.double(), features_b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    # Tr (S_a S_b)^{1/2} = sum of sqrt eigenvalues of S_a^{1/2} S_b S_a^{1/2} (symmetric PSD)
+    eigval, eigvec = torch.linalg.eigh(cov_a)
+    sqrt_a = eigvec @ torch.diag(eigval.clamp(min=0).sqrt()) @ eigvec.T
+    middle = torch.linalg.eigvalsh(sqrt_a @ cov_b @ sqrt_a).clamp(min=0).sqrt().sum()
+    return float((mu_a - mu_b).square().sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * middle)
+
+
+@torch.no_grad()
+def digit_confidence(images: torch.Tensor) -> float:
+    """Mean max-softmax probability of the classifier: do samples look like *some* digit?"""
+    logits = digit_classifier()(_check_images("images", images))
+    return float(torch.softmax(logits, dim=1).max(dim=1).values.mean())
+
+
+@torch.no_grad()
+def digit_accuracy(images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of images the classifier assigns to ``labels`` (class-conditional samples)."""
+    logits = digit_classifier()(_check_images("images", images))
+    return float((logits.argmax(1) == labels.cpu()).float().mean())
+
+
+@lru_cache(maxsize=1)
+def _train_features() -> torch.Tensor:
+    return digit_features(load_digits().train_images)
+
+
+@lru_cache(maxsize=1)
+def digit_floor() -> dict[str, float]:
+    """The real data's own scores: held-out real digits vs the training digits."""
+    held_out = load_digits().test_images
+    return {
+        "frechet": frechet_distance(digit_features(held_out), _train_features()),
+        "confidence": digit_confidence(held_out),
+    }
+
+
+def evaluate_digits(samples: torch.Tensor) -> dict[str, Report]:
+    """Fréchet distance to the training digits and mean confidence, each next to its real-data floor."""
+    floor = digit_floor()
+    return {
+        "frechet": Report("digit Fréchet distance", frechet_distance(digit_features(samples), _train_features()),
+                          floor["frechet"]),
+        "confidence": Report("digit confidence", digit_confidence(samples), floor["confidence"]),
+    }

@@ -1,0 +1,1 @@
+"""Networks: ``nn.Module`` classes only. A network never imports a sampler or a process."""

@@ -1,0 +1,75 @@
+"""Chapter 2: the SymPy derivations hold, and the torch functions compute exactly them."""
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from diffusion_edu import gaussian
+from diffusion_edu.derivations import gaussian as derive
+from diffusion_edu.derivations.proof import Derivation
+from diffusion_edu.nets.gaussian import FullGaussian
+
+
+@pytest.mark.parametrize("build", [
+    derive.normalisation_and_moments, derive.standard_normal, derive.affine_and_reparameterisation,
+    derive.sum_of_independent, derive.product_of_densities, derive.maximum_likelihood,
+])
+def test_every_derivation_is_proved(build):
+    derivation = build()
+    assert len(derivation.steps) >= 3
+    assert "$$" in derivation._repr_markdown_()
+
+
+def test_a_false_step_fails():
+    d = Derivation("wrong")
+    with pytest.raises(AssertionError, match="not proved"):
+        d.equal("variances multiply", derive.sigma_1**2 * derive.sigma_2**2, derive.sigma_1**2 + derive.sigma_2**2)
+
+
+def test_torch_matches_sympy(generator):
+    product = derive.product_of_densities()
+    args = (derive.mu_1, derive.var_1, derive.mu_2, derive.var_2)
+    m1, m2 = torch.randn(2, 200, dtype=torch.float64, generator=generator)
+    v1, v2 = torch.rand(2, 200, dtype=torch.float64, generator=generator) + 0.05
+    mean, var, log_scale = gaussian.product_of_densities(m1, v1, m2, v2)
+    values = [t.numpy() for t in (m1, v1, m2, v2)]
+    for name, ours in [("product_mean", mean), ("product_var", var), ("product_log_scale", log_scale)]:
+        np.testing.assert_allclose(ours.numpy(), sp.lambdify(args, product[name], "numpy")(*values), rtol=1e-12)
+    pdf = sp.lambdify((derive.x, derive.mu, derive.sigma), derive.pdf(derive.x, derive.mu, derive.sigma), "numpy")
+    x = 3 * torch.randn(200, dtype=torch.float64, generator=generator)
+    np.testing.assert_allclose(gaussian.normal_log_pdf(x, m1, v1.sqrt()).exp().numpy(),
+                               pdf(x.numpy(), m1.numpy(), v1.sqrt().numpy()), rtol=1e-12)
+
+
+def test_mle_matches_sympy_and_gradient_descent(generator):
+    x = torch.randn(400, 2, generator=generator, dtype=torch.float64) @ torch.tensor([[1.0, 0.3], [0.0, 0.5]],
+                                                                                      dtype=torch.float64)
+    mean, cov = gaussian.fit_mle(x)
+    mle = derive.maximum_likelihood()
+    first = x[:, 0]
+    subs = {sp.Symbol("n", positive=True, integer=True): len(first), sp.Symbol("S_1", real=True): float(first.sum()),
+            sp.Symbol("S_2", real=True): float(first.square().sum())}
+    assert float(mle["mle_mean"].subs(subs)) == pytest.approx(float(mean[0]), rel=1e-9)
+    assert float(mle["mle_var"].subs(subs)) == pytest.approx(float(cov[0, 0]), rel=1e-9)
+
+
+def test_full_gaussian_log_prob(generator):
+    model = FullGaussian(3)
+    with torch.no_grad():
+        model.mean.copy_(torch.randn(3, generator=generator))
+        model.raw_tril.copy_(0.3 * torch.randn(3, 3, generator=generator))
+    x = torch.randn(10, 3, generator=generator)
+    reference = torch.distributions.MultivariateNormal(model.mean, scale_tril=model.scale_tril).log_prob(x)
+    torch.testing.assert_close(model.log_prob(x), reference)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="std: expected a value > 0"):
+        gaussian.normal_log_pdf(torch.zeros(3), 0.0, -1.0)
+    with pytest.raises(ValueError, match="var_2: expected a value > 0"):
+        gaussian.product_of_densities(0.0, 1.0, 0.0, 0.0)
+    with pytest.raises(TypeError, match="noise: expected a torch.Tensor"):
+        gaussian.reparameterize(0.0, 1.0, [0.0])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="x: expected at least 2 rows"):
+        gaussian.fit_mle(torch.zeros(1, 2))

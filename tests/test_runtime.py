@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+from diffusion_edu import runtime
+
+
+def test_seed_everything_makes_draws_repeat():
+    g1 = runtime.seed_everything(7)
+    a, a_global = torch.randn(5, generator=g1), torch.randn(5)
+    g2 = runtime.seed_everything(7)
+    b, b_global = torch.randn(5, generator=g2), torch.randn(5)
+    assert torch.equal(a, b) and torch.equal(a_global, b_global)
+
+
+def test_seed_rejects_bad_input():
+    with pytest.raises(ValueError, match="seed"):
+        runtime.seed_everything(-1)
+    with pytest.raises(TypeError, match="seed"):
+        runtime.seed_everything(1.5)  # type: ignore[arg-type]
+
+
+def test_budget_switch(monkeypatch):
+    monkeypatch.setenv(runtime.BUDGET_ENV, "gpu")
+    assert runtime.budget().name == "gpu"
+    assert runtime.budget().steps(100) > runtime.budget("cpu").steps(100)
+    monkeypatch.setenv(runtime.BUDGET_ENV, "cpu")
+    assert runtime.budget().steps(100) == 100
+    monkeypatch.setenv(runtime.BUDGET_ENV, "tpu")
+    with pytest.raises(ValueError, match="expected one of"):
+        runtime.budget()
+
+
+def test_default_budget_follows_device(monkeypatch):
+    monkeypatch.delenv(runtime.BUDGET_ENV, raising=False)
+    assert runtime.budget().name == ("gpu" if torch.cuda.is_available() else "cpu")
+    assert runtime.device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_set_threads():
+    before = torch.get_num_threads()
+    assert runtime.set_threads(1) == 1 and torch.get_num_threads() == 1
+    runtime.set_threads(before)
+    with pytest.raises(ValueError, match="n"):
+        runtime.set_threads(0)
+    assert "device=" in runtime.describe()
