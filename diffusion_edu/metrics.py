@@ -14,20 +14,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 
 from diffusion_edu._checks import check_int, check_ndim, check_tensor
 from diffusion_edu.data import load_digits
 from diffusion_edu.nets.classifier import DigitClassifier
+from diffusion_edu.runtime import CACHE_ENV, cache_dir
 
-CACHE_ENV = "DIFFUSION_EDU_CACHE"
-
-
-def cache_dir() -> Path:
-    """Where trained helper models are cached (``$DIFFUSION_EDU_CACHE`` or ~/.cache/diffusion_edu)."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "diffusion_edu")
+__all__ = ["CACHE_ENV", "cache_dir", "sliced_wasserstein", "mmd", "Report", "evaluate_2d", "evaluate_digits"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +18,8 @@ import torch
 from diffusion_edu._checks import check_choice, check_int
 
 BUDGET_ENV = "DIFFUSION_EDU_BUDGET"
+THREADS_ENV = "DIFFUSION_EDU_THREADS"
+CACHE_ENV = "DIFFUSION_EDU_CACHE"
 
 
 def device() -> torch.device:
@@ -38,16 +41,23 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Set torch's intra-op threads (default: all cores, at most 8) and return the count.
+    """Set torch's intra-op threads and return the count.
 
-    On the 2-core CI machine two threads are ~1.6x faster than one; more threads than cores
-    only adds contention.
+    Default: ``$DIFFUSION_EDU_THREADS`` if set, else all cores (at most 8). On the 2-core CI
+    machine two threads are ~1.6x faster than one; two processes training at once with two
+    threads each are ~20x slower, so parallel runs should set ``DIFFUSION_EDU_THREADS=1``.
     """
     if n is None:
-        n = min(os.cpu_count() or 1, 8)
+        n = int(os.environ.get(THREADS_ENV) or min(os.cpu_count() or 1, 8))
     check_int("n", n, minimum=1)
     torch.set_num_threads(n)
     return n
+
+
+def cache_dir() -> Path:
+    """Where trained models are cached between chapters: ``$DIFFUSION_EDU_CACHE`` or
+    ~/.cache/diffusion_edu."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "diffusion_edu")
 
 
 @dataclass(frozen=True)

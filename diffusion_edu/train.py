@@ -145,6 +145,41 @@ def save_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any], 
     tmp.replace(path)  # atomic: a crash never leaves half a checkpoint behind
 
 
+def cached_model(
+    name: str,
+    model_class: type[nn.Module],
+    config: dict[str, Any],
+    fit: Callable[[nn.Module], TrainResult],
+    version: int = 1,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train once, reuse everywhere: load ``name`` from the model cache, or build
+    ``model_class(**config)``, ``fit`` it, and cache its EMA weights.
+
+    Chapters that reuse an earlier chapter's model call this with the same arguments, so each
+    notebook still runs alone (it trains when the cache is empty) and a full book run trains
+    each model once. The file name holds the budget and a hash of the config, so a GPU-budget
+    or reconfigured model never loads a CPU-budget one. Returns (model in eval mode, info)
+    where info holds ``seconds``, ``steps``, ``losses`` of the run that trained it.
+    """
+    import hashlib
+    import json
+
+    from diffusion_edu.runtime import budget, cache_dir
+
+    key = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    path = cache_dir() / "models" / f"{name}-v{version}-{budget().name}-{key}.pt"
+    if path.exists():
+        try:
+            model, payload = load_checkpoint(path, model_class)
+            return model, {**payload.get("info", {}), "trained_now": False}
+        except Exception:  # truncated or stale file: retrain below
+            path.unlink(missing_ok=True)
+    result = fit(model_class(**config))
+    info = {"seconds": result.seconds, "steps": result.steps, "losses": result.losses, "trained_now": True}
+    save_checkpoint(path, result.ema_model, config, info=info)
+    return result.ema_model.eval(), info
+
+
 def load_checkpoint(path: str | Path, model_class: type[nn.Module]) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild ``model_class(**config)`` from a checkpoint and load its weights; return (model, payload)."""
     payload = torch.load(Path(path), map_location="cpu", weights_only=True)

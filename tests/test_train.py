@@ -91,3 +91,26 @@ def test_checkpoint_round_trip(tmp_path, generator):
     assert torch.equal(loaded(x), model(x))
     with pytest.raises(ValueError, match="model_class: expected Tiny"):
         load_checkpoint(path, nn.Linear)
+
+
+def test_cached_model_trains_once(tmp_path, monkeypatch, generator):
+    from diffusion_edu.train import cached_model
+
+    monkeypatch.setenv("DIFFUSION_EDU_CACHE", str(tmp_path))
+    calls = []
+
+    def fit(model):
+        calls.append(1)
+        return train(model, mse, regression_batches(generator), steps=5, progress=False)
+
+    first, info = cached_model("tiny", Tiny, {"hidden": 4}, fit)
+    again, info_again = cached_model("tiny", Tiny, {"hidden": 4}, fit)
+    assert len(calls) == 1 and info["trained_now"] and not info_again["trained_now"]
+    x = torch.randn(3, 2, generator=generator)
+    assert torch.equal(first(x), again(x))
+    cached_model("tiny", Tiny, {"hidden": 6}, fit)  # another config is another file
+    assert len(calls) == 2
+    for path in (tmp_path / "models").iterdir():
+        path.write_bytes(b"corrupt")
+    cached_model("tiny", Tiny, {"hidden": 4}, fit)  # a corrupt file is retrained, not an error
+    assert len(calls) == 3
