@@ -12,6 +12,7 @@ distance in its feature space (FID's recipe with an 8x8 classifier instead of In
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -85,17 +86,27 @@ class Report:
         return self.value / self.floor if self.floor > 0 else float("inf")
 
     def __str__(self) -> str:
-        return f"{self.name} {self.value:.4g} (real-vs-real floor {self.floor:.4g}, ratio {self.ratio:.2f})"
+        ratio = f", ratio {self.ratio:.2f}" if self.floor > 0 else ""  # MMD^2's unbiased floor can be <= 0
+        return f"{self.name} {self.value:.4g} (real-vs-real floor {self.floor:.4g}{ratio})"
 
 
-def evaluate_2d(samples: torch.Tensor, real: torch.Tensor, real_again: torch.Tensor) -> dict[str, Report]:
+def evaluate_2d(
+    samples: torch.Tensor, real: torch.Tensor, real_again: torch.Tensor | Sequence[torch.Tensor]
+) -> dict[str, Report]:
     """Sliced Wasserstein and MMD of ``samples`` vs ``real``, each with the floor ``real_again`` vs ``real``.
 
     Pass ``real_again`` of the same size as ``samples`` so the floor is measured at the same n.
+    The floor of one real draw varies by ~2x between draws; pass a list of independent draws
+    to average it.
     """
+    draws = [real_again] if isinstance(real_again, torch.Tensor) else list(real_again)
+    if not draws:
+        raise ValueError("real_again: expected a tensor or a non-empty list of tensors, got an empty list")
+    swd_floor = sum(sliced_wasserstein(d, real) for d in draws) / len(draws)
+    mmd_floor = sum(mmd(d, real) for d in draws) / len(draws)
     return {
-        "swd": Report("sliced Wasserstein", sliced_wasserstein(samples, real), sliced_wasserstein(real_again, real)),
-        "mmd": Report("MMD^2", mmd(samples, real), mmd(real_again, real)),
+        "swd": Report("sliced Wasserstein", sliced_wasserstein(samples, real), swd_floor),
+        "mmd": Report("MMD^2", mmd(samples, real), mmd_floor),
     }
 
 

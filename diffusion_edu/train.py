@@ -150,6 +150,7 @@ def cached_model(
     model_class: type[nn.Module],
     config: dict[str, Any],
     fit: Callable[[nn.Module], TrainResult],
+    recipe: dict[str, Any] | None = None,
     version: int = 1,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train once, reuse everywhere: load ``name`` from the model cache, or build
@@ -157,8 +158,9 @@ def cached_model(
 
     Chapters that reuse an earlier chapter's model call this with the same arguments, so each
     notebook still runs alone (it trains when the cache is empty) and a full book run trains
-    each model once. The file name holds the budget and a hash of the config, so a GPU-budget
-    or reconfigured model never loads a CPU-budget one. Returns (model in eval mode, info)
+    each model once. The file name holds the budget and a hash of the config and of ``recipe``
+    (the training settings: steps, lr, ...), so a GPU-budget, reconfigured or retrained model
+    never loads a stale one. Returns (model in eval mode, info)
     where info holds ``seconds``, ``steps``, ``losses`` of the run that trained it.
     """
     import hashlib
@@ -166,7 +168,8 @@ def cached_model(
 
     from diffusion_edu.runtime import budget, cache_dir
 
-    key = hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    identity = json.dumps({"config": config, "recipe": recipe or {}}, sort_keys=True, default=str)
+    key = hashlib.sha1(identity.encode()).hexdigest()[:10]
     path = cache_dir() / "models" / f"{name}-v{version}-{budget().name}-{key}.pt"
     if path.exists():
         try:

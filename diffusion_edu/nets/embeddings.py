@@ -1,0 +1,31 @@
+"""Timestep embeddings shared by the denoisers."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """Transformer-style features of (possibly fractional) timesteps: (N,) -> (N, dim).
+
+    Frequencies are geometric from 1 to 1/max_period, so both the first and the last of ~1000
+    steps get distinct codes (Vaswani et al. 2017; DDPM's U-Net uses the same)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = t.float()[:, None] * freqs[None]  # (N, half)
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+
+
+class TimestepEmbedding(nn.Module):
+    """sinusoidal(t) -> MLP -> (N, dim)."""
+
+    def __init__(self, dim: int, frequency_dim: int = 64) -> None:
+        super().__init__()
+        self.frequency_dim = frequency_dim
+        self.mlp = nn.Sequential(nn.Linear(frequency_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(sinusoidal_embedding(t, self.frequency_dim))

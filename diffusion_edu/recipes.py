@@ -1,0 +1,82 @@
+"""Training recipes shared between chapters: which network, which settings, how long.
+
+Each function trains through :func:`diffusion_edu.train.train` and caches the EMA model with
+:func:`diffusion_edu.train.cached_model`, so chapter 8 trains the DDPM models once and chapters
+9, 10, 13 ... load them. Sizes come from :func:`diffusion_edu.runtime.budget`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from diffusion_edu import data, ddpm
+from diffusion_edu.nets.mlp import TimeMLP
+from diffusion_edu.nets.unet import UNet
+from diffusion_edu.runtime import budget, device
+from diffusion_edu.schedules import make_schedule
+from diffusion_edu.train import TrainResult, cached_model, train
+
+
+def ddpm_2d(dataset: str, schedule: str = "linear", T: int = 1000, cpu_steps: int = 4000,
+            seed: int = 0, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """An eps-prediction :class:`TimeMLP` trained with L_simple on fresh samples of ``dataset``."""
+    config = {"dim": 2, "width": 128, "depth": 3}
+    recipe = {"dataset": dataset, "schedule": schedule, "T": T, "steps": budget().steps(cpu_steps),
+              "batch": 512, "lr": 2e-3, "seed": seed}
+    noise_schedule = make_schedule(schedule, T)
+
+    def fit(model: nn.Module) -> TrainResult:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model.to(device())
+
+        def batch(_step: int) -> torch.Tensor:
+            return data.sample_2d(dataset, recipe["batch"], generator).to(device())
+
+        return train(model, lambda m, x0: ddpm.eps_loss(m, x0, noise_schedule, generator), batch,
+                     steps=recipe["steps"], lr=recipe["lr"], ema_decay=0.995, warmup_steps=100,
+                     cosine_decay=True, progress=progress, description=f"DDPM on {dataset}")
+
+    model, info = cached_model(f"ddpm2d-{dataset}", TimeMLP, config, fit, recipe)
+    return model.to(device()), info
+
+
+def digit_unet(schedule: str = "linear", T: int = 1000, conditional: bool = False, cpu_steps: int = 900,
+               channels: int = 32, label_dropout: float = 0.1, seed: int = 0,
+               progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
+    """An eps-prediction :class:`UNet` on the training digits. ``conditional`` trains with labels,
+    dropped to the null label with probability ``label_dropout`` (classifier-free guidance)."""
+    config = {"in_channels": 1, "channels": channels, "num_classes": 10 if conditional else 0}
+    recipe = {"schedule": schedule, "T": T, "steps": budget().steps(cpu_steps), "batch": 128, "lr": 2e-3,
+              "label_dropout": label_dropout if conditional else 0.0, "seed": seed}
+    noise_schedule = make_schedule(schedule, T)
+
+    def fit(model: nn.Module) -> TrainResult:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        digits = data.load_digits()
+        images, labels = digits.train_images.to(device()), digits.train_labels.to(device())
+        model.to(device())
+
+        def batch(_step: int) -> tuple[torch.Tensor, torch.Tensor]:
+            idx = torch.randint(0, len(images), (recipe["batch"],), generator=generator).to(device())
+            return images[idx], labels[idx]
+
+        def loss(m: nn.Module, b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+            x0, y = b
+            if not conditional:
+                return ddpm.eps_loss(m, x0, noise_schedule, generator)
+            drop = torch.rand(len(y), generator=generator).to(y.device) < recipe["label_dropout"]
+            y = torch.where(drop, torch.full_like(y, 10), y)
+            return ddpm.eps_loss(lambda x, t: m(x, t, y), x0, noise_schedule, generator)
+
+        return train(model, loss, batch, steps=recipe["steps"], lr=recipe["lr"], ema_decay=0.995,
+                     warmup_steps=50, cosine_decay=True, progress=progress,
+                     description="conditional U-Net on digits" if conditional else "U-Net on digits")
+
+    name = "digit-unet-cond" if conditional else "digit-unet"
+    model, info = cached_model(name, UNet, config, fit, recipe)
+    return model.to(device()), info
