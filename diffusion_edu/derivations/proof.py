@@ -53,7 +53,8 @@ class Derivation:
         if proof is not None:
             proved = proof(lhs, rhs)
         else:  # identical expressions first: oo - oo is nan, not 0
-            proved = lhs == rhs or is_zero(lhs - rhs)
+            # doit() evaluates unevaluated integrals, limits, sums and derivatives kept for display
+            proved = lhs == rhs or lhs.doit() == rhs or is_zero(lhs.doit() - rhs)
         assert proved, f"{self.title}: step '{label}' is not proved: {lhs} != {rhs}"
         self.steps.append(Step(label, lhs, rhs, note))
         return rhs
