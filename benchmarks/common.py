@@ -1,0 +1,59 @@
+"""Shared pieces of the benchmarks: timing, the digit training loop at equal seconds, tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from diffusion_edu import data, ddpm
+from diffusion_edu.runtime import device
+from diffusion_edu.schedules import Schedule
+from diffusion_edu.train import TrainResult, train
+
+
+@contextmanager
+def timer(out: dict[str, float], key: str):
+    start = time.perf_counter()
+    yield
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    out[key] = time.perf_counter() - start
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def train_digits_for(model: nn.Module, loss_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor], seconds: float,
+                     lr: float = 2e-3, batch: int = 128, seed: int = 0, max_steps: int = 10**7) -> TrainResult:
+    """Train on the training digits for ``seconds`` of wall time (cosine lr over an estimated length)."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    images = data.load_digits().train_images.to(device())
+    model.to(device())
+
+    def batches(_step: int) -> torch.Tensor:
+        return images[torch.randint(0, len(images), (batch,), generator=generator).to(device())]
+
+    return train(model, loss_fn, batches, steps=max_steps, lr=lr, ema_decay=0.995, warmup_steps=50,
+                 max_seconds=seconds, progress=False)
+
+
+def eps_loss_for(schedule: Schedule, generator: torch.Generator) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
+    return lambda model, x0: ddpm.eps_loss(model, x0, schedule, generator)
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    def fmt(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
