@@ -118,7 +118,7 @@ def gaussian_posterior() -> Derivation:
     )
     d.equal(
         "the evidence normalises the posterior: integral over x of p(x) p(y|x) = p(y)",
-        sp.integrate(evidence * posterior, (x, -sp.oo, sp.oo)),
+        sp.Integral(evidence * posterior, (x, -sp.oo, sp.oo)),
         evidence,
     )
     d.keep("posterior_mean", post_mean)
@@ -164,7 +164,7 @@ def ddpm_posterior_preview() -> Derivation:
     note_003 = sp.exp(-((x - y) ** 2) / (2 * v)) / (v * sp.sqrt(2 * sp.pi))
     d.equal(
         "note 003's factor 1/(beta sqrt(2 pi)) exp(-(x - m)^2 / (2 beta)) integrates to 1/sqrt(beta), not 1",
-        sp.integrate(note_003, (x, -sp.oo, sp.oo)),
+        sp.Integral(note_003, (x, -sp.oo, sp.oo)),
         1 / sp.sqrt(v),
         note="the prefactor needs the standard deviation: 1/sqrt(2 pi beta)",
     )
@@ -196,10 +196,10 @@ def sequential_updating() -> Derivation:
     d.equal("update v_n with one more observation: v_{n+1}", step_var.subs(current), variance(n + 1))
     d.equal("update m_n with y_{n+1}: m_{n+1} uses S_{n+1} = S_n + y_{n+1}", step_mean.subs(current),
             mean(n + 1, sum_y + y_next))
-    d.equal("n v_n -> s^2: the posterior variance shrinks like s^2 / n", sp.limit(n * variance(n), n, sp.oo),
+    d.equal("n v_n -> s^2: the posterior variance shrinks like s^2 / n", sp.Limit(n * variance(n), n, sp.oo),
             noise_var)
     d.equal("and the posterior mean -> the sample mean S_n / n (the prior is forgotten)",
-            sp.limit(mean(n, n * sp.Symbol("ybar", real=True)), n, sp.oo), sp.Symbol("ybar", real=True))
+            sp.Limit(mean(n, n * sp.Symbol("ybar", real=True)), n, sp.oo), sp.Symbol("ybar", real=True))
     d.keep("variance_n", variance(n))
     d.keep("mean_n", mean(n, sum_y))
     return d

@@ -166,7 +166,7 @@ def score_of_mixture() -> Derivation:
     )
     d.equal(
         "integrate over y: the density of x = a y + sigma_n z is N(x; a mu, a^2 s^2 + sigma_n^2)",
-        sp.integrate(pdf(y, post_mean, sp.sqrt(post_var)), (y, -sp.oo, sp.oo)) * pdf(x, scale * mu_1, noised_std),
+        sp.Integral(pdf(y, post_mean, sp.sqrt(post_var)), (y, -sp.oo, sp.oo)) * pdf(x, scale * mu_1, noised_std),
         pdf(x, scale * mu_1, noised_std),
         note="by linearity the noised mixture is a mixture with the same weights",
     )
@@ -201,15 +201,15 @@ def continuous_mixture() -> Derivation:
     )
     d.equal(
         "so p(x) = integral of p(z) p(x | z) dz = N(x; b, a^2 + s^2)",
-        marginal * sp.integrate(pdf(z, post_mean, sp.sqrt(post_var)), (z, -sp.oo, sp.oo)),
+        marginal * sp.Integral(pdf(z, post_mean, sp.sqrt(post_var)), (z, -sp.oo, sp.oo)),
         marginal,
         note="a linear decoder gives one wide Gaussian; a neural decoder f(z) gives a rich p(x) (chapter 5)",
     )
-    d.equal("it is a density: it integrates to 1 over x", sp.integrate(marginal, (x, -sp.oo, sp.oo)), 1)
+    d.equal("it is a density: it integrates to 1 over x", sp.Integral(marginal, (x, -sp.oo, sp.oo)), 1)
     sigma = sp.symbols("sigma", positive=True)
     d.equal(
         "note 000's p(z) ~ N(1, 0) is no density: at z = 1 it blows up as sigma -> 0",
-        sp.limit(pdf(1, 1, sigma), sigma, 0, "+"),
+        sp.Limit(pdf(1, 1, sigma), sigma, 0, "+"),
         sp.oo,
         note="the prior is N(0, 1) (N(0, I) in several dimensions)",
     )
