@@ -69,7 +69,8 @@ def eta_one_is_ddpm() -> Derivation:
 
 
 def eta_zero_is_an_ode_step() -> Derivation:
-    """With sigma = 0: x_bar = x / sqrt(ab), gamma = sqrt(1/ab - 1): x_bar_{t-1} = x_bar_t + (gamma_{t-1} - gamma_t) eps."""
+    """With sigma = 0, x_bar = x / sqrt(ab) and gamma = sqrt(1/ab - 1):
+    x_bar_{t-1} = x_bar_t + (gamma_{t-1} - gamma_t) eps."""
     d = Derivation("eta = 0: deterministic, an Euler step of an ODE (DDIM eq. 13-14)")
     ab, ab_prev = sp.symbols("alpha_bar_t alpha_bar_prev", positive=True)
     d.equal("sigma_t(eta=0)", ddim_sigma_expr(0), 0, note="no noise: x_T determines x_0")
