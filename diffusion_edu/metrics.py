@@ -149,7 +149,8 @@ def digit_classifier() -> DigitClassifier:
             return model.eval().requires_grad_(False)
         except Exception:  # a truncated or foreign file: rebuild it below
             path.unlink(missing_ok=True)
-    model = _train_digit_classifier()
+    with torch.enable_grad():  # callers such as digit_features run under no_grad
+        model = _train_digit_classifier()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     torch.save(model.state_dict(), tmp)
