@@ -32,7 +32,8 @@ def optimal_discriminator() -> Derivation:
     second = sp.diff(objective, D, 2)
     d.equal("second derivative -a/D^2 - b/(1 - D)^2", second, -a / D**2 - b / (1 - D) ** 2)
     d.true("which is < 0 at D*: a maximum", sp.simplify(second.subs(D, d_star)) < 0)
-    d.equal("at p_g = p_data (a = b) the best discriminator outputs 1/2 everywhere", d_star.subs(b, a), sp.Rational(1, 2))
+    d.equal("at p_g = p_data (a = b) the best discriminator outputs 1/2 everywhere",
+            d_star.subs(b, a), sp.Rational(1, 2))
     d.keep("d_star", d_star)
     d.keep("objective", objective)
     return d
@@ -79,8 +80,9 @@ def saturation() -> Derivation:
     d.equal("d/dl log(1 - sigmoid(l)) = -sigmoid(l)", sp.simplify(sp.diff(saturating, logit)), -sig)
     d.equal("d/dl [-log sigmoid(l)] = -(1 - sigmoid(l))", sp.simplify(sp.diff(non_saturating, logit)), -(1 - sig))
     d.equal("early on D rejects fakes (l -> -oo): the saturating gradient vanishes",
-            sp.limit(sp.diff(saturating, logit), logit, -sp.oo), 0)
-    d.equal("while the non-saturating gradient tends to -1", sp.limit(sp.diff(non_saturating, logit), logit, -sp.oo), -1)
+            sp.Limit(sp.diff(saturating, logit), logit, -sp.oo), 0)
+    d.equal("while the non-saturating gradient tends to -1",
+            sp.Limit(sp.diff(non_saturating, logit), logit, -sp.oo), -1)
     d.true("both derivatives are < 0 for every l: both losses push D(G(z)) up, to the same fixed point",
            sp.And(-sig < 0, -sp.exp(-logit) / (1 + sp.exp(-logit)) < 0))
     d.keep("saturating_grad", -sig)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import sympy as sp
 
@@ -25,7 +25,7 @@ log_var = sp.symbols("ell", real=True)  # ell = log sigma^2, what the encoder ou
 INF = sp.oo
 
 
-@lru_cache(maxsize=None)
+@cache
 def gaussian_moment(k: int, mean: sp.Expr, std: sp.Expr) -> sp.Expr:
     """E[v^k] for v ~ N(mean, std^2), by integration."""
     v = sp.Dummy("v", real=True)
@@ -61,7 +61,7 @@ def evidence_decomposition() -> Derivation:
     evidence = pdf(x, b, sp.sqrt(w**2 + c))  # x = w z + b + sqrt(c) n: variances add (chapter 2)
     d.equal(
         "p(x) = integral of p(z) p(x|z) dz = N(x; b, w^2 + c)   (note 000's continuous mixture, with dz)",
-        sp.simplify(sp.integrate(prior * likelihood, (z, -INF, INF))),
+        sp.Integral(prior * likelihood, (z, -INF, INF)),
         evidence,
     )
     post_var = c / (w**2 + c)
@@ -99,7 +99,7 @@ def kl_to_standard_normal() -> Derivation:
     d.equal("log q(z) - log p(z)", log_ratio, z**2 / 2 - (z - mu) ** 2 / (2 * sigma**2) - sp.log(sigma))
     kl = d.equal(
         "E_q[log q - log p] = integral of q(z) (log q(z) - log p(z)) dz = (sigma^2 + mu^2 - 1 - log sigma^2) / 2",
-        sp.integrate(log_ratio * q, (z, -INF, INF)),
+        sp.Integral(log_ratio * q, (z, -INF, INF)),
         (sigma**2 + mu**2 - 1 - sp.log(sigma**2)) / 2,
     )
     # note 000's general two-Gaussian formula, specialised to N(0, 1), agrees

@@ -1,0 +1,160 @@
+"""The VAE as pure tensor functions (Kingma & Welling 2014), and the book's trained digit VAE.
+
+Chapter 5 derives each formula in :mod:`diffusion_edu.derivations.vae` and checks these
+functions against it. The negative ELBO of one image is
+
+    -ELBO(x) = E_{q(z|x)}[-log N(x; f(z), c I)] + KL(q(z|x) || N(0, I)),
+
+estimated with one reparameterised sample z = mean + exp(log_var / 2) * eps.
+Chapter 15 (latent diffusion) reuses the trained VAE through :func:`trained_digit_vae`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from diffusion_edu._checks import check_int, check_positive, check_tensor
+from diffusion_edu.nets.autoencoder import DigitAutoencoder, DigitVAE
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _check_same_shape(name: str, value: torch.Tensor, other_name: str, other: torch.Tensor) -> None:
+    check_tensor(name, value)
+    check_tensor(other_name, other)
+    if value.shape != other.shape:
+        raise ValueError(f"{name}: expected shape {tuple(other.shape)} (as {other_name}), got {tuple(value.shape)}")
+
+
+def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, diag(exp(log_var))) || N(0, I)) per row: sum_j (exp(l_j) + m_j^2 - 1 - l_j) / 2.
+
+    ``mean``, ``log_var``: (N, L) -> (N,). Note 003's formula (2.2) is the *negative* of this.
+    """
+    _check_same_shape("log_var", log_var, "mean", mean)
+    if mean.ndim != 2:
+        raise ValueError(f"mean: expected a 2-D tensor (N, L), got shape {tuple(mean.shape)}")
+    return 0.5 * (log_var.exp() + mean.square() - 1.0 - log_var).sum(1)
+
+
+def gaussian_nll(images: torch.Tensor, decoded: torch.Tensor, decoder_var: float) -> torch.Tensor:
+    """-log N(x; f(z), c I) per image: |x - f(z)|^2 / (2c) + (D/2) log(2 pi c). (N, ...) -> (N,)."""
+    _check_same_shape("decoded", decoded, "images", images)
+    check_positive("decoder_var", decoder_var)
+    n_pixels = images[0].numel()
+    squared_error = (images - decoded).flatten(1).square().sum(1)  # (N,)
+    return squared_error / (2 * decoder_var) + 0.5 * n_pixels * (LOG_2PI + math.log(decoder_var))
+
+
+def reparameterize(mean: torch.Tensor, log_var: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """z = mean + exp(log_var / 2) * noise, noise ~ N(0, I): a sample of q(z|x) differentiable in (mean, log_var)."""
+    _check_same_shape("log_var", log_var, "mean", mean)
+    _check_same_shape("noise", noise, "mean", mean)
+    return mean + (0.5 * log_var).exp() * noise
+
+
+def elbo_terms(
+    model: DigitVAE, images: torch.Tensor, decoder_var: float, generator: torch.Generator | None = None
+) -> dict[str, torch.Tensor]:
+    """One-sample estimates per image (N,): ``reconstruction`` = -log p(x|z), ``kl``, and ``elbo``
+    = -(reconstruction + kl), a lower bound on log p(x) in nats."""
+    check_tensor("images", images)
+    mean, log_var = model.encode(images)  # (N, L) each
+    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+    latents = reparameterize(mean, log_var, noise)
+    reconstruction = gaussian_nll(images, model.decode(latents), decoder_var)
+    kl = kl_to_standard_normal(mean, log_var)
+    return {"reconstruction": reconstruction, "kl": kl, "elbo": -(reconstruction + kl)}
+
+
+def vae_loss(decoder_var: float, beta: float = 1.0) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
+    """``loss_fn(model, images)`` for :func:`diffusion_edu.train.train`: the mean over the batch of
+    reconstruction + beta * KL, per pixel. beta = 1 is minus the ELBO; beta > 1 is the beta-VAE
+    (Higgins et al. 2017)."""
+    check_positive("decoder_var", decoder_var)
+    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
+        raise ValueError(f"beta: expected a number >= 0, got {beta!r}")
+
+    def loss_fn(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+        terms = elbo_terms(model, images, decoder_var)
+        return (terms["reconstruction"] + beta * terms["kl"]).mean() / images[0].numel()
+
+    return loss_fn
+
+
+def autoencoder_loss(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Mean squared reconstruction error of a deterministic autoencoder."""
+    check_tensor("images", images)
+    return (model(images) - images).square().mean()
+
+
+@torch.no_grad()
+def sample(model: DigitVAE, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n images (n, 1, 8, 8): decoder means f(z) at z ~ N(0, I), the prior."""
+    check_int("n", n)
+    latents = torch.randn(n, model.latent_dim, generator=generator)
+    return model.decode(latents.to(next(model.parameters()).device))
+
+
+@torch.no_grad()
+def reconstruction_error(model: nn.Module, images: torch.Tensor) -> float:
+    """Mean squared error per pixel of model(images) (the VAE decodes its posterior mean)."""
+    return float((model(images) - images).square().mean())
+
+
+def digit_batches(batch_size: int, generator: torch.Generator) -> Callable[[int], torch.Tensor]:
+    """``step -> batch`` of training digits, sampled with replacement from ``generator``."""
+    from diffusion_edu.data import load_digits
+
+    check_int("batch_size", batch_size)
+    images = load_digits().train_images
+
+    def batch(_step: int) -> torch.Tensor:
+        return images[torch.randint(0, len(images), (batch_size,), generator=generator)]
+
+    return batch
+
+
+# The recipe of the book's digit VAE: chapter 5 trains it, chapter 15 encodes digits with it.
+DIGIT_VAE_CONFIG: dict[str, Any] = {"latent_dim": 8, "width": 256}
+DIGIT_VAE_RECIPE: dict[str, Any] = {"decoder_var": 0.1, "steps": 1500, "batch_size": 128, "lr": 2e-3, "seed": 0}
+
+
+def fit_digit_vae(model: DigitVAE, progress: bool = True) -> Any:
+    """Train ``model`` on the digits with :data:`DIGIT_VAE_RECIPE` through the book's loop."""
+    from diffusion_edu.runtime import budget
+    from diffusion_edu.train import train
+
+    recipe = DIGIT_VAE_RECIPE
+    generator = torch.Generator().manual_seed(recipe["seed"])
+    torch.manual_seed(recipe["seed"])
+    return train(model, vae_loss(recipe["decoder_var"]), digit_batches(recipe["batch_size"], generator),
+                 steps=budget().steps(recipe["steps"]), lr=recipe["lr"], cosine_decay=True, warmup_steps=100,
+                 ema_decay=0.995, progress=progress, description="digit VAE")
+
+
+def trained_digit_vae(progress: bool = True) -> tuple[DigitVAE, dict[str, Any]]:
+    """The book's digit VAE: loaded from the model cache, or trained (~15 s on CPU) and cached.
+
+    Returns (model in eval mode, info with the run's ``seconds``, ``steps``, ``losses``).
+    """
+    import hashlib
+    import json
+
+    from diffusion_edu.train import cached_model
+
+    # the cache file name carries the config's hash; add the recipe's so a changed recipe retrains
+    recipe_key = hashlib.sha1(json.dumps(DIGIT_VAE_RECIPE, sort_keys=True).encode()).hexdigest()[:6]
+    return cached_model(f"digit_vae-{recipe_key}", DigitVAE, dict(DIGIT_VAE_CONFIG),
+                        lambda model: fit_digit_vae(model, progress), version=1)
+
+
+__all__ = [
+    "DigitAutoencoder", "DigitVAE", "kl_to_standard_normal", "gaussian_nll", "reparameterize", "elbo_terms",
+    "vae_loss", "autoencoder_loss", "sample", "reconstruction_error", "digit_batches", "trained_digit_vae",
+]
