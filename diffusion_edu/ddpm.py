@@ -137,6 +137,17 @@ def ddpm_sample(
     return x
 
 
+def respaced_model(model: EpsModel, kept: torch.Tensor) -> EpsModel:
+    """Run ``model`` (trained on the full schedule) on a respaced one: step i of the short schedule
+    is step ``kept[i]`` of the full one (see :func:`diffusion_edu.schedules.respace`)."""
+    check_tensor("kept", kept)
+
+    def respaced(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return model(x, kept.to(t.device)[t])
+
+    return respaced
+
+
 def exact_eps_model(mixture: GaussianMixture, schedule: Schedule) -> EpsModel:
     """The perfect denoiser for data from ``mixture``: eps*(x_t, t) = -sqrt(1 - alpha_bar_t) grad log q_t(x_t),
     with q_t the mixture scaled by sqrt(alpha_bar_t) plus N(0, (1 - alpha_bar_t) I), in closed form.

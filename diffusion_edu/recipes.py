@@ -20,7 +20,7 @@ from diffusion_edu.schedules import make_schedule
 from diffusion_edu.train import TrainResult, cached_model, train
 
 
-def ddpm_2d(dataset: str, schedule: str = "linear", T: int = 1000, cpu_steps: int = 4000,
+def ddpm_2d(dataset: str, schedule: str = "linear", T: int = 1000, cpu_steps: int = 2000,
             seed: int = 0, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """An eps-prediction :class:`TimeMLP` trained with L_simple on fresh samples of ``dataset``."""
     config = {"dim": 2, "width": 128, "depth": 3}
@@ -44,7 +44,7 @@ def ddpm_2d(dataset: str, schedule: str = "linear", T: int = 1000, cpu_steps: in
     return model.to(device()), info
 
 
-def digit_unet(schedule: str = "linear", T: int = 1000, conditional: bool = False, cpu_steps: int = 900,
+def digit_unet(schedule: str = "linear", T: int = 1000, conditional: bool = False, cpu_steps: int = 600,
                channels: int = 32, label_dropout: float = 0.1, seed: int = 0,
                progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """An eps-prediction :class:`UNet` on the training digits. ``conditional`` trains with labels,

@@ -128,3 +128,28 @@ def test_recipe_trains_and_caches(tmp_path, monkeypatch):
     assert not info_again["trained_now"]
     x, t = torch.randn(3, 2), torch.tensor([0, 10, 49])
     assert torch.equal(model(x, t), again(x, t))
+
+
+def test_schedules_and_one_step_match_diffusers():
+    """Peer check: diffusers' DDPMScheduler (a test-only dependency, benchmarks/requirements.txt) gives
+    the same alpha products for 'linear' and 'squaredcos_cap_v2', and the same mean and variance of
+    one ancestral step."""
+    diffusers = pytest.importorskip("diffusers")
+    for ours, theirs in ((linear_schedule(1000), "linear"), (cosine_schedule(1000), "squaredcos_cap_v2")):
+        peer = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule=theirs)
+        torch.testing.assert_close(ours.alpha_bar.float(), peer.alphas_cumprod.float(), rtol=1e-4, atol=1e-7)
+        for step in (0, 1, 500, 999):  # diffusers computes in float32: ~1e-4 relative round-off
+            assert float(ours.posterior_variance[step]) == pytest.approx(float(peer._get_variance(step)), rel=1e-3,
+                                                                         abs=1e-20)
+    # one ancestral step from the same x_t and eps, with the same noise draw: the same x_{t-1}
+    schedule = linear_schedule(1000)
+    peer = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", clip_sample=False)
+    generator = torch.Generator().manual_seed(0)
+    x_t, eps = torch.randn(2, 4, 1, 8, 8, generator=generator)
+    for step in (1, 300, 999):
+        out = peer.step(eps, step, x_t, generator=torch.Generator().manual_seed(1))
+        x0_hat = ddpm.x0_from_eps(x_t, torch.full((4,), step), eps, schedule)
+        mean, var = ddpm.posterior(x0_hat, x_t, torch.full((4,), step), schedule)
+        torch.testing.assert_close(out.pred_original_sample, x0_hat, rtol=1e-3, atol=1e-3)  # float32 peer
+        noise = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(1))
+        torch.testing.assert_close(out.prev_sample, mean + var.sqrt() * noise, rtol=1e-3, atol=1e-3)

@@ -33,8 +33,11 @@ def log_normal(x_: sp.Expr, mean: sp.Expr, var: sp.Expr) -> sp.Expr:
     return -((x_ - mean) ** 2) / (2 * var) - sp.log(2 * sp.pi * var) / 2
 
 
-def normal_pdf(x_: sp.Expr, mean: sp.Expr, var: sp.Expr) -> sp.Expr:
-    return sp.exp(-((x_ - mean) ** 2) / (2 * var)) / sp.sqrt(2 * sp.pi * var)
+def expect_normal(expr: sp.Expr, y: sp.Symbol, mean: sp.Expr, std: sp.Expr) -> sp.Expr:
+    """E[expr(y)] for y ~ N(mean, std^2), integrated over z with y = mean + std z (fast for SymPy)."""
+    z = sp.Dummy("z", real=True)
+    integrand = sp.expand(expr.subs(y, mean + std * z)) * sp.exp(-(z**2) / 2) / sp.sqrt(2 * sp.pi)
+    return sp.integrate(integrand, (z, -sp.oo, sp.oo))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,18 +132,21 @@ def posterior() -> Derivation:
     d.equal("coefficient of x_{t-1}^2: -(alpha_t / beta_t + 1 / (1 - abar_{t-1})) / 2 = -1 / (2 beta_tilde_t)",
             expanded.coeff(x_prev, 2), -1 / (2 * beta_tilde),
             note="beta_tilde_t = (1 - abar_{t-1}) beta_t / (1 - abar_t)")
-    d.equal("coefficient of x_{t-1}: sqrt(alpha_t) x_t / beta_t + sqrt(abar_{t-1}) x_0 / (1 - abar_{t-1}) = mu_tilde / beta_tilde",
+    d.equal("coefficient of x_{t-1}: sqrt(alpha_t) x_t / beta_t + sqrt(abar_{t-1}) x_0 / (1 - abar_{t-1})"
+            " = mu_tilde / beta_tilde",
             expanded.coeff(x_prev, 1), mean / beta_tilde,
             note="mu_tilde = (sqrt(abar_{t-1}) beta_t x_0 + sqrt(alpha_t) (1 - abar_{t-1}) x_t) / (1 - abar_t)")
     d.equal("the whole log-density, constants included, is log N(x_{t-1}; mu_tilde, beta_tilde)",
             log_post, log_normal(x_prev, mean, beta_tilde),
             note="no leftover constant: the posterior is exactly this Gaussian, for any beta_t in (0, 1)")
     eps_mean = (x_t - beta / sp.sqrt(1 - abar) * eps) / sp.sqrt(alpha)
-    d.equal("substituting x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t): mu_tilde = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t)",
+    d.equal("substituting x_0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t): "
+            "mu_tilde = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t)",
             mean.subs(x0, (x_t - sp.sqrt(1 - abar) * eps) / sp.sqrt(abar)), eps_mean)
     d.equal("beta_t - beta_tilde_t = beta_t^2 abar_{t-1} / (1 - abar_t) >= 0, so beta_tilde_t <= beta_t",
             beta - beta_tilde, beta**2 * alpha_bar_prev / (1 - abar))
-    d.equal("at t = 1 (abar_0 = 1) the posterior is a point mass: beta_tilde_1 = 0", beta_tilde.subs(alpha_bar_prev, 1), 0)
+    d.equal("at t = 1 (abar_0 = 1) the posterior is a point mass: beta_tilde_1 = 0",
+            beta_tilde.subs(alpha_bar_prev, 1), 0)
     d.equal("... at x_0: mu_tilde_1 = x_0", mean.subs(alpha_bar_prev, 1), x0)
     d.keep("mean", mean)
     d.keep("variance", beta_tilde)
@@ -171,8 +177,7 @@ def elbo_decomposition(max_T: int = 6) -> Derivation:
                 note="the q(x_t | x_0) terms telescope" if T > 1 else "")
     # L_{t-1} is a KL between two Gaussians with the same variance sigma^2
     y, a, b = sp.symbols("y a b", real=True)
-    kl = sp.integrate(normal_pdf(y, a, sigma**2) * (log_normal(y, a, sigma**2) - log_normal(y, b, sigma**2)),
-                      (y, -sp.oo, sp.oo))
+    kl = expect_normal(log_normal(y, a, sigma**2) - log_normal(y, b, sigma**2), y, a, sigma)
     d.equal("KL(N(a, sigma^2) || N(b, sigma^2)) = (a - b)^2 / (2 sigma^2)", kl, (a - b) ** 2 / (2 * sigma**2))
     abar = alpha * alpha_bar_prev
     mean_true = (x_t - beta / sp.sqrt(1 - abar) * eps) / sp.sqrt(alpha)
@@ -183,9 +188,9 @@ def elbo_decomposition(max_T: int = 6) -> Derivation:
             (mean_true - mean_model) ** 2 / (2 * sigma**2), weight * (eps - eps_hat) ** 2,
             note="L_simple keeps |eps - eps_theta|^2 and drops this weight")
     # L_T: KL(q(x_T | x_0) || N(0, 1)) per dimension, no parameters
-    a_T = sp.symbols("alphabar_T", positive=True)
-    kl_T = sp.integrate(normal_pdf(y, sp.sqrt(a_T) * x0, 1 - a_T)
-                        * (log_normal(y, sp.sqrt(a_T) * x0, 1 - a_T) - log_normal(y, 0, 1)), (y, -sp.oo, sp.oo))
+    a_T, w = sp.symbols("alphabar_T w", positive=True)  # w stands for 1 - abar_T > 0
+    kl_T = expect_normal(log_normal(y, sp.sqrt(a_T) * x0, w) - log_normal(y, 0, 1), y, sp.sqrt(a_T) * x0, sp.sqrt(w))
+    kl_T = kl_T.subs(w, 1 - a_T)
     d.equal("L_T = KL(N(sqrt(abar_T) x_0, 1 - abar_T) || N(0, 1)) = (abar_T (x_0^2 - 1) - log(1 - abar_T)) / 2",
             kl_T, (a_T * (x0**2 - 1) - sp.log(1 - a_T)) / 2, note="no parameters: a constant of training")
     d.keep("weight", weight)

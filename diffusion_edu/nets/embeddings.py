@@ -29,3 +29,21 @@ class TimestepEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         return self.mlp(sinusoidal_embedding(t, self.frequency_dim))
+
+
+class GaussianFourierProjection(nn.Module):
+    """Random Fourier features of a (continuous) time: [sin(2 pi W t), cos(2 pi W t)] with fixed
+    W ~ N(0, scale^2), (N,) -> (N, dim). The time embedding of note 002's score network
+    (Song et al. 2021, after Tancik et al. 2020); the sinusoidal embedding uses fixed geometric
+    frequencies instead of random ones."""
+
+    def __init__(self, dim: int, scale: float = 30.0, seed: int = 0) -> None:
+        super().__init__()
+        if dim % 2:
+            raise ValueError(f"dim: expected an even number, got {dim}")
+        weight = torch.randn(dim // 2, generator=torch.Generator().manual_seed(seed)) * scale
+        self.register_buffer("weight", weight)  # fixed, not trained
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        args = 2 * math.pi * t.float()[:, None] * self.weight[None]  # (N, dim / 2)
+        return torch.cat([torch.sin(args), torch.cos(args)], dim=1)
