@@ -20,10 +20,10 @@ import sympy as sp
 
 from diffusion_edu.derivations.proof import Derivation
 
-x0, x_t, x_prev, eps, eps_hat, v = sp.symbols("x_0 x_t x_{t-1} epsilon epsilonhat v", real=True)
+x0, x_t, x_prev, eps, eps_hat, v = sp.symbols(r"x_0 x_t x_{t-1} epsilon \hat{\epsilon} v", real=True)
 alpha = sp.symbols("alpha_t", positive=True)  # alpha_t = 1 - beta_t, in (0, 1)
-alpha_bar_prev = sp.symbols("alphabar_{t-1}", positive=True)  # in (0, 1]
-alpha_bar = sp.symbols("alphabar_t", positive=True)  # in (0, 1)
+alpha_bar_prev = sp.symbols(r"\bar{\alpha}_{t-1}", positive=True)  # in (0, 1]
+alpha_bar = sp.symbols(r"\bar{\alpha}_t", positive=True)  # in (0, 1)
 sigma = sp.symbols("sigma_t", positive=True)
 beta = 1 - alpha
 
@@ -90,7 +90,7 @@ def note_errors_forward() -> Derivation:
     t, s, b, var = sp.symbols("t s beta V", positive=True)
     # note 000: x_t = x_{t-1} + eps => x_t = x_0 + eps_1 + ... + eps_t
     d.equal("note 000, x_t = x_{t-1} + eps: Var(x_t | x_0) = sum of t unit variances = t",
-            sp.summation(1, (s, 1, t)), t, note="grows without bound; x_0 is never forgotten")
+            sp.Sum(1, (s, 1, t)), t, note="grows without bound; x_0 is never forgotten")
     # note 000: x_t = sqrt(1 - beta) x_{t-1} + beta eps, constant beta: stationary variance V = (1 - beta) V + beta^2
     stationary = sp.solve(sp.Eq(var, (1 - b) * var + b**2), var)
     d.equal("note 000, + beta eps: the stationary variance solves V = (1 - beta) V + beta^2", stationary[0], b,
@@ -109,7 +109,7 @@ def note_errors_forward() -> Derivation:
     # note 003's normalising constants 1 / (beta sqrt(2 pi)): the variance where the std belongs
     y, m = sp.symbols("y m", real=True)
     d.equal("note 003's 'density' exp(-(y - m)^2 / (2 beta)) / (beta sqrt(2 pi)) integrates to 1 / sqrt(beta)",
-            sp.integrate(sp.exp(-((y - m) ** 2) / (2 * b)) / (b * sp.sqrt(2 * sp.pi)), (y, -sp.oo, sp.oo)),
+            sp.Integral(sp.exp(-((y - m) ** 2) / (2 * b)) / (b * sp.sqrt(2 * sp.pi)), (y, -sp.oo, sp.oo)),
             1 / sp.sqrt(b), note="the normaliser is 1 / sqrt(2 pi beta)")
     return d
 
@@ -146,8 +146,8 @@ def posterior() -> Derivation:
     d.equal("beta_t - beta_tilde_t = beta_t^2 abar_{t-1} / (1 - abar_t) >= 0, so beta_tilde_t <= beta_t",
             beta - beta_tilde, beta**2 * alpha_bar_prev / (1 - abar))
     d.equal("at t = 1 (abar_0 = 1) the posterior is a point mass: beta_tilde_1 = 0",
-            beta_tilde.subs(alpha_bar_prev, 1), 0)
-    d.equal("... at x_0: mu_tilde_1 = x_0", mean.subs(alpha_bar_prev, 1), x0)
+            sp.Subs(beta_tilde, alpha_bar_prev, 1), 0)
+    d.equal("... at x_0: mu_tilde_1 = x_0", sp.Subs(mean, alpha_bar_prev, 1), x0)
     d.keep("mean", mean)
     d.keep("variance", beta_tilde)
     d.keep("eps_mean", eps_mean)
@@ -188,7 +188,7 @@ def elbo_decomposition(max_T: int = 6) -> Derivation:
             (mean_true - mean_model) ** 2 / (2 * sigma**2), weight * (eps - eps_hat) ** 2,
             note="L_simple keeps |eps - eps_theta|^2 and drops this weight")
     # L_T: KL(q(x_T | x_0) || N(0, 1)) per dimension, no parameters
-    a_T, w = sp.symbols("alphabar_T w", positive=True)  # w stands for 1 - abar_T > 0
+    a_T, w = sp.symbols(r"\bar{\alpha}_T w", positive=True)  # w stands for 1 - abar_T > 0
     kl_T = expect_normal(log_normal(y, sp.sqrt(a_T) * x0, w) - log_normal(y, 0, 1), y, sp.sqrt(a_T) * x0, sp.sqrt(w))
     kl_T = kl_T.subs(w, 1 - a_T)
     d.equal("L_T = KL(N(sqrt(abar_T) x_0, 1 - abar_T) || N(0, 1)) = (abar_T (x_0^2 - 1) - log(1 - abar_T)) / 2",
@@ -232,27 +232,27 @@ def schedules() -> Derivation:
     i, t, T = sp.symbols("i t T", positive=True, integer=True)
     b1, bT, u = sp.symbols("beta_1 beta_T u", positive=True)
     beta_i = b1 + (bT - b1) * (i - 1) / (T - 1)
-    total = sp.summation(beta_i, (i, 1, t))
-    d.equal("linear: sum_(i<=t) beta_i = t beta_1 + (beta_T - beta_1) t (t - 1) / (2 (T - 1))",
-            total, t * b1 + (bT - b1) * t * (t - 1) / (2 * (T - 1)))
-    d.equal("... at t = T: T (beta_1 + beta_T) / 2", total.subs(t, T), T * (b1 + bT) / 2)
+    total = sp.Sum(beta_i, (i, 1, t))  # displayed unevaluated; the proof evaluates it
+    closed = t * b1 + (bT - b1) * t * (t - 1) / (2 * (T - 1))
+    d.equal("linear: sum_(i<=t) beta_i = t beta_1 + (beta_T - beta_1) t (t - 1) / (2 (T - 1))", total, closed)
+    d.equal("... at t = T: T (beta_1 + beta_T) / 2", closed.subs(t, T), T * (b1 + bT) / 2)
     g = -u - sp.log(1 - u)  # >= 0 on [0, 1): g(0) = 0 and g' >= 0
-    d.equal("log(1 - u) <= -u: g(u) = -u - log(1 - u) has g(0) = 0 ...", g.subs(u, 0), 0)
+    d.equal("log(1 - u) <= -u: g(u) = -u - log(1 - u) has g(0) = 0 ...", sp.Subs(g, u, 0), 0)
     d.equal("... and g'(u) = u / (1 - u) >= 0 on [0, 1), so log abar_t = sum log(1 - beta_i) <= -sum beta_i",
-            sp.diff(g, u), u / (1 - u), note="abar_T <= exp(-T (beta_1 + beta_T) / 2) = exp(-10.05) for DDPM")
+            sp.Derivative(g, u), u / (1 - u), note="abar_T <= exp(-T (beta_1 + beta_T) / 2) = exp(-10.05) for DDPM")
     # cosine (IDDPM): abar(t) = f(t) / f(0), f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2)
     s = sp.symbols("s", positive=True)
     tau = sp.symbols("tau", positive=True)  # t / T in [0, 1]
     f = sp.cos((tau + s) / (1 + s) * sp.pi / 2) ** 2
     abar_cos = f / f.subs(tau, 0)
-    d.equal("cosine: abar(0) = 1", abar_cos.subs(tau, 0), 1)
+    d.equal("cosine: abar(0) = 1", sp.Subs(abar_cos, tau, 0), 1)
     d.equal("cosine: abar(T) = 0 for every s, so beta_T = 1 - abar_T / abar_(T-1) = 1: it must be clipped (0.999)",
-            abar_cos.subs(tau, 1), 0)
+            sp.Subs(abar_cos, tau, 1), 0)
     abar_s0 = sp.cos(tau * sp.pi / 2) ** 2
     d.equal("cosine with s = 0: SNR = abar / (1 - abar) = cot^2(pi t / (2T))",
             abar_s0 / (1 - abar_s0), sp.cot(tau * sp.pi / 2) ** 2)
     d.equal("... so log SNR = -2 log tan(pi t / (2T)), which is 0 at the midpoint t = T/2",
-            sp.log(sp.cot(tau * sp.pi / 2) ** 2).subs(tau, sp.Rational(1, 2)), 0)
+            sp.Subs(sp.log(sp.cot(tau * sp.pi / 2) ** 2), tau, sp.Rational(1, 2)), 0)
     d.keep("cosine_alpha_bar", abar_cos)
     d.keep("tau", tau)
     d.keep("s", s)
