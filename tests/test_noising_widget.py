@@ -84,3 +84,18 @@ def test_static_slider_changes_the_image_in_a_browser(tmp_path):
         assert marker.value_of_css_property("left") != "auto"
     finally:
         driver.quit()
+
+
+def test_live_widget_builds_and_figure_draws():
+    pytest.importorskip("ipywidgets")
+    import matplotlib.pyplot as plt
+
+    box = widget.live(T=100, t=10)
+    slider = box.children[1]
+    assert slider.max == 100 and slider.value == 10
+    slider.value = 60  # the observer redraws without error
+    fig = widget.figure("8 Gaussians", "cosine", 60, T=100)
+    assert len(fig.axes) == 4  # x_t, histogram, alpha_bar and its SNR twin axis
+    plt.close("all")
+    with pytest.raises(ValueError, match="schedule_name: expected one of"):
+        widget.live(schedule_name="sigmoid")
