@@ -132,7 +132,6 @@ def fit_digit_vae(model: DigitVAE, progress: bool = True) -> Any:
 
     recipe = DIGIT_VAE_RECIPE
     generator = torch.Generator().manual_seed(recipe["seed"])
-    torch.manual_seed(recipe["seed"])
     return train(model, vae_loss(recipe["decoder_var"]), digit_batches(recipe["batch_size"], generator),
                  steps=budget().steps(recipe["steps"]), lr=recipe["lr"], cosine_decay=True, warmup_steps=100,
                  ema_decay=0.995, progress=progress, description="digit VAE")
@@ -150,8 +149,12 @@ def trained_digit_vae(progress: bool = True) -> tuple[DigitVAE, dict[str, Any]]:
 
     # the cache file name carries the config's hash; add the recipe's so a changed recipe retrains
     recipe_key = hashlib.sha1(json.dumps(DIGIT_VAE_RECIPE, sort_keys=True).encode()).hexdigest()[:6]
-    return cached_model(f"digit_vae-{recipe_key}", DigitVAE, dict(DIGIT_VAE_CONFIG),
-                        lambda model: fit_digit_vae(model, progress), version=1)
+    # seed the initial weights and the training noise, whichever chapter trains it first, and leave
+    # the caller's random state untouched
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(DIGIT_VAE_RECIPE["seed"])
+        return cached_model(f"digit_vae-{recipe_key}", DigitVAE, dict(DIGIT_VAE_CONFIG),
+                            lambda model: fit_digit_vae(model, progress), version=2)
 
 
 __all__ = [

@@ -104,8 +104,15 @@ def test_bad_inputs_name_the_argument():
 def test_trained_digit_vae_is_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("DIFFUSION_EDU_CACHE", str(tmp_path))
     monkeypatch.setitem(vae.DIGIT_VAE_RECIPE, "steps", 3)
+    state = torch.get_rng_state()
     model, info = vae.trained_digit_vae(progress=False)
     assert info["trained_now"] and info["steps"] == 3
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random state is untouched
+    (tmp_path / "models").rename(tmp_path / "elsewhere")
+    torch.manual_seed(123)  # a different caller state trains the same model
+    retrained, _ = vae.trained_digit_vae(progress=False)
+    for p, q in zip(model.state_dict().values(), retrained.state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q)
     again, info_again = vae.trained_digit_vae(progress=False)
     assert not info_again["trained_now"]
     for p, q in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
