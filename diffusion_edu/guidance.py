@@ -1,0 +1,193 @@
+"""Guidance as pure functions: classifier guidance (Dhariwal & Nichol 2021) and classifier-free
+guidance (Ho & Salimans 2022), plus wrappers that turn a conditional model into the plain
+``EpsModel`` (``model(x_t, t) -> eps_hat``) the samplers of :mod:`diffusion_edu.ddpm` and
+:mod:`diffusion_edu.ddim` expect.
+
+Convention for classifier-free guidance (stated once, used everywhere in the book)::
+
+    eps_w = eps_uncond + w (eps_cond - eps_uncond)
+
+so ``w = 0`` is the unconditional model, ``w = 1`` the conditional model, ``w > 1`` guided.
+Ho & Salimans write ``(1 + w') eps_cond - w' eps_uncond``: their ``w'`` is our ``w - 1``.
+
+Guidance never touches the forward process q(x_t | x_0): the classifier is trained on x_t from
+the *unchanged* forward process and only the reverse step is shifted (note 001 says otherwise;
+chapter 13 corrects it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from diffusion_edu._checks import check_int, check_ndim, check_tensor
+from diffusion_edu.data import GaussianMixture
+from diffusion_edu.ddpm import EpsModel
+from diffusion_edu.schedules import Schedule
+
+ConditionalModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+NoisyClassifier = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _check_scale(name: str, value: float) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name}: expected a finite number >= 0, got {value}")
+    return float(value)
+
+
+def _check_labels(labels: torch.Tensor, n: int) -> torch.Tensor:
+    check_tensor("labels", labels)
+    if labels.dtype not in (torch.int64, torch.int32) or labels.shape != (n,):
+        raise ValueError(f"labels: expected an integer tensor of shape ({n},), got {labels.dtype} "
+                         f"{tuple(labels.shape)}")
+    return labels
+
+
+# ---------------------------------------------------------------------------------------------
+# the two guidance rules
+# ---------------------------------------------------------------------------------------------
+
+
+def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor | float, grad_log_prob: torch.Tensor,
+                           scale: float) -> torch.Tensor:
+    """Dhariwal & Nichol 2021, Algorithm 1: the reverse step N(mu, Sigma) times p(y | x)^s is, to first
+    order, N(mu + s Sigma grad_x log p(y | x_t), Sigma). Only the mean moves; Sigma is unchanged."""
+    check_tensor("mean", mean)
+    if grad_log_prob.shape != mean.shape:
+        raise ValueError(f"grad_log_prob: expected shape {tuple(mean.shape)} (as mean), got "
+                         f"{tuple(grad_log_prob.shape)}")
+    return mean + _check_scale("scale", scale) * variance * grad_log_prob
+
+
+def classifier_guided_eps(eps: torch.Tensor, alpha_bar: torch.Tensor | float, grad_log_prob: torch.Tensor,
+                          scale: float) -> torch.Tensor:
+    """Dhariwal & Nichol 2021, Algorithm 2 (the DDIM form): since eps = -sqrt(1 - alpha_bar) score,
+    adding s grad log p(y | x_t) to the score is eps_hat = eps - s sqrt(1 - alpha_bar) grad log p(y | x_t)."""
+    check_tensor("eps", eps)
+    if grad_log_prob.shape != eps.shape:
+        raise ValueError(f"grad_log_prob: expected shape {tuple(eps.shape)} (as eps), got "
+                         f"{tuple(grad_log_prob.shape)}")
+    alpha_bar = torch.as_tensor(alpha_bar, dtype=eps.dtype, device=eps.device)
+    return eps - _check_scale("scale", scale) * (1 - alpha_bar).sqrt() * grad_log_prob
+
+
+def classifier_free_eps(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch.Tensor:
+    """Classifier-free guidance (Ho & Salimans 2022) in the book's convention:
+    eps_w = eps_uncond + w (eps_cond - eps_uncond); w = 0 unconditional, 1 conditional, > 1 guided."""
+    check_tensor("eps_uncond", eps_uncond)
+    check_tensor("eps_cond", eps_cond)
+    if eps_cond.shape != eps_uncond.shape:
+        raise ValueError(f"eps_cond: expected shape {tuple(eps_uncond.shape)} (as eps_uncond), got "
+                         f"{tuple(eps_cond.shape)}")
+    return eps_uncond + _check_scale("w", w) * (eps_cond - eps_uncond)
+
+
+def classifier_log_prob_grad(classifier: NoisyClassifier, x: torch.Tensor, t: torch.Tensor,
+                             labels: torch.Tensor) -> torch.Tensor:
+    """grad_x log p_phi(y | x_t, t) of a noisy classifier returning logits (N, K), by autograd.
+    Works inside ``torch.no_grad()`` (the samplers run there)."""
+    check_tensor("x", x)
+    labels = _check_labels(labels, x.shape[0])
+    with torch.enable_grad():
+        x_in = x.detach().requires_grad_(True)
+        log_probs = torch.log_softmax(classifier(x_in, t), dim=-1)  # (N, K)
+        selected = log_probs.gather(1, labels[:, None].to(log_probs.device)).sum()
+        (grad,) = torch.autograd.grad(selected, x_in)
+    return grad.detach()
+
+
+# ---------------------------------------------------------------------------------------------
+# wrappers: conditional model -> EpsModel
+# ---------------------------------------------------------------------------------------------
+
+
+def conditioned(model: ConditionalModel, labels: torch.Tensor) -> EpsModel:
+    """Fix the labels of ``model(x, t, labels)``: the EpsModel x, t -> model(x, t, labels)."""
+    check_tensor("labels", labels)
+
+    def eps_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return model(x, t, _check_labels(labels, x.shape[0]).to(x.device))
+
+    return eps_model
+
+
+def classifier_free_model(model: ConditionalModel, labels: torch.Tensor, w: float, null_label: int) -> EpsModel:
+    """The guided EpsModel of a model trained with label dropout: one forward pass on the batch
+    doubled as [labels, null], combined by :func:`classifier_free_eps`. ``w = 1`` skips the null half."""
+    w = _check_scale("w", w)
+    check_int("null_label", null_label, minimum=0)
+    check_tensor("labels", labels)
+
+    def eps_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        y = _check_labels(labels, x.shape[0]).to(x.device)
+        if w == 1.0:
+            return model(x, t, y)
+        if w == 0.0:
+            return model(x, t, torch.full_like(y, null_label))
+        both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, null_label)]))
+        eps_cond, eps_uncond = both.chunk(2)
+        return classifier_free_eps(eps_uncond, eps_cond, w)
+
+    return eps_model
+
+
+def classifier_guided_model(eps_model: EpsModel, classifier: NoisyClassifier, labels: torch.Tensor,
+                            schedule: Schedule, scale: float) -> EpsModel:
+    """Classifier guidance as an EpsModel (Dhariwal & Nichol 2021, Algorithm 2): an unconditional
+    ``eps_model`` plus ``scale`` times the gradient of a noisy classifier's log p(y | x_t, t)."""
+    scale = _check_scale("scale", scale)
+    check_tensor("labels", labels)
+
+    def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        eps = eps_model(x, t)
+        if scale == 0.0:
+            return eps
+        grad = classifier_log_prob_grad(classifier, x, t, labels.to(x.device))
+        alpha_bar = schedule.alpha_bar.to(x.device)[t].to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+        return classifier_guided_eps(eps, alpha_bar, grad, scale)
+
+    return guided
+
+
+# ---------------------------------------------------------------------------------------------
+# the 2-D oracle: a labelled Gaussian mixture
+# ---------------------------------------------------------------------------------------------
+
+
+def class_mixture(mixture: GaussianMixture, component_classes: torch.Tensor, label: int) -> GaussianMixture:
+    """p(x | y): the components whose class is ``label``, their weights renormalised."""
+    check_ndim("component_classes", component_classes, 1)
+    if len(component_classes) != mixture.n_components:
+        raise ValueError(f"component_classes: expected {mixture.n_components} entries (one per component), "
+                         f"got {len(component_classes)}")
+    keep = component_classes == label
+    if not bool(keep.any()):
+        raise ValueError(f"label: expected one of {sorted(set(component_classes.tolist()))}, got {label}")
+    weights = mixture.weights[keep]
+    return GaussianMixture(weights / weights.sum(), mixture.means[keep], mixture.stds[keep])
+
+
+def class_posterior(mixture: GaussianMixture, component_classes: torch.Tensor, x: torch.Tensor,
+                    scale: float | torch.Tensor = 1.0, noise_std: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """The exact noisy classifier p(y | x_t) (N, n_classes): responsibilities summed over each class's
+    components (x_t = scale x_0 + noise_std z)."""
+    check_ndim("component_classes", component_classes, 1)
+    resp = mixture.responsibilities(x, scale, noise_std)  # (N, K)
+    n_classes = int(component_classes.max()) + 1
+    one_hot = torch.nn.functional.one_hot(component_classes, n_classes).to(resp.dtype)  # (K, C)
+    return resp @ one_hot
+
+
+def exact_classifier(mixture: GaussianMixture, component_classes: torch.Tensor, schedule: Schedule) -> NoisyClassifier:
+    """The exact noisy classifier as logits log p(y | x_t, t), for :func:`classifier_guided_model`."""
+
+    def classifier(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        alpha_bar = schedule.alpha_bar.to(x.device)[t].to(x.dtype)
+        probs = class_posterior(mixture, component_classes, x, alpha_bar.sqrt(), (1 - alpha_bar).sqrt())
+        return probs.clamp_min(1e-30).log()
+
+    return classifier
