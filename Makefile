@@ -52,7 +52,7 @@ browser: $(STAMP)
 test: lint unit notebooks
 
 benchmark: $(STAMP)
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH)
 
 clean:
 	rm -rf _build _vendor

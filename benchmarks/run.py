@@ -1,0 +1,103 @@
+"""The benchmark command: measures, prints tables, and writes the results the book's appendix shows.
+
+    make benchmark                      # everything (about 25-35 minutes on the 2-core CPU)
+    python -m benchmarks.run --only limit2d samplers
+
+Writes benchmarks/results/latest.json and latest.md (the appendix page includes the .md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.common import markdown_table
+from diffusion_edu import runtime
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECTIONS = ("notebooks", "limit2d", "samplers", "digits", "peer")
+
+
+def machine() -> dict[str, Any]:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU, {os.cpu_count()} cores"
+    return {"device": device, "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(), "budget": runtime.budget().name,
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def notebooks() -> dict[str, Any]:
+    out = RESULTS / "notebooks.json"
+    subprocess.run([sys.executable, "-m", "benchmarks.run_notebooks", "--out", str(out)], check=False)
+    return json.loads(out.read_text())
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    parts = [f"Measured on **{m['device']}** ({m['platform']}, Python {m['python']}, torch {m['torch']}, "
+             f"{m['threads']} threads, budget `{m['budget']}`) on {m['date']}."]
+    if "notebooks" in results:
+        nb = results["notebooks"]
+        parts += ["### 1 · Book execution", markdown_table(nb["notebooks"], ["notebook", "seconds", "ok"]),
+                  f"Total: **{nb['total_seconds']:.0f} s** (goal: 600 s, no chapter over 90 s)."]
+    if "limit2d" in results:
+        r = results["limit2d"]
+        parts += ["### 2 · 2-D: learned DDPM vs the exact-score oracle (DDPM-1000 sampler, 8 Gaussians)",
+                  markdown_table(r["rows"], ["train_s", "steps", "swd", "oracle_swd", "floor", "ratio_to_oracle"]),
+                  "Goal: ratio to oracle <= 1.2 after 10 s of training."]
+    if "samplers" in results:
+        r = results["samplers"]
+        parts += ["### 3 · Samplers at equal network evaluations (8 Gaussians)",
+                  markdown_table(r["rows"], ["model", "sampler", "nfe", "seconds", "swd", "floor", "ratio"]),
+                  f"Learned model: DDIM-10 is **{r['ddim10_speedup']:.0f}x** faster than DDPM-1000 at "
+                  f"**{r['ddim10_distance_ratio']:.2f}x** its distance (goal: >= 100x at <= 1.5x)."]
+    if "digits" in results:
+        r = results["digits"]
+        best = r["best_diffusion_at_90s"]
+        parts += ["### 4 · Digits: quality vs training seconds",
+                  markdown_table(r["rows"], ["model", "params", "train_s", "steps", "fd", "floor", "ratio"]),
+                  f"Best diffusion model within 90 s: {best['model']} at {best['train_s']:.0f} s, Fréchet distance "
+                  f"{best['fd']:.1f} = **{best['ratio']:.2f}x** the floor (goal: <= 3x)."]
+    if "peer" in results:
+        r = results["peer"]
+        parts += ["### 5 · Peer: diffusers UNet2DModel + DDPMScheduler, same digits, same seconds",
+                  markdown_table(r["rows"], ["model", "params", "train_s", "steps", "steps_per_s", "sample_s", "fd",
+                                             "fd_floor"]),
+                  f"Step throughput ratio (ours / diffusers): **{r['throughput_ratio']:.2f}x** (goal >= 1.5x); "
+                  f"Fréchet distance ratio (diffusers / ours): **{r['fd_ratio']:.2f}x** (> 1 means ours is better)."]
+    return "\n\n".join(parts) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
+    parser.add_argument("--tag", default="latest", help="results file name (latest, gpu, ...)")
+    args = parser.parse_args()
+    runtime.set_threads()
+    results_path = RESULTS / f"{args.tag}.json"
+    results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
+    results["machine"] = machine()
+    for section in args.only:
+        print(f"== {section}", flush=True)
+        start = time.perf_counter()
+        if section == "notebooks":
+            results[section] = notebooks()
+        else:
+            module = __import__(f"benchmarks.{section}", fromlist=["run"])
+            results[section] = module.run()
+        print(f"== {section} done in {time.perf_counter() - start:.0f} s", flush=True)
+        RESULTS.mkdir(exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=1, default=str))
+        (RESULTS / f"{args.tag}.md").write_text(render(results))
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()
