@@ -158,7 +158,12 @@ def exact_score(mixture: GaussianMixture, sde: SDE) -> ScoreFn:
 def net_score(net: torch.nn.Module, sde: SDE) -> ScoreFn:
     """A score network ``net(x, t, std)`` (:mod:`diffusion_edu.nets.score`) as a score function."""
     _check_sde(sde)
-    return lambda x, t: net(x, t.to(x.dtype), sde.marginal_std(t).to(x.dtype))
+    dtype = next(net.parameters()).dtype
+
+    def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return net(x.to(dtype), t.to(dtype), sde.marginal_std(t).to(dtype)).to(x.dtype)
+
+    return score
 
 
 def prior_sample(sde: SDE, shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
