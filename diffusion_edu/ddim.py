@@ -15,7 +15,7 @@ import torch
 
 from diffusion_edu._checks import check_choice, check_int, check_tensor
 from diffusion_edu.ddpm import Callback, EpsModel
-from diffusion_edu.schedules import Schedule
+from diffusion_edu.schedules import Schedule, respace_at
 
 SPACINGS = ("leading", "trailing", "quadratic")
 
@@ -66,14 +66,9 @@ def _check_timesteps(timesteps: torch.Tensor | None, schedule: Schedule) -> torc
 
 
 def respaced_schedule(schedule: Schedule, timesteps: torch.Tensor) -> Schedule:
-    """The shorter Markov chain whose marginals at the kept steps are DDPM's: beta'_i =
-    1 - alpha_bar[tau_i] / alpha_bar[tau_{i-1}] (and beta'_0 = 1 - alpha_bar[tau_0]), so that
-    prod (1 - beta') telescopes to alpha_bar[tau_i] (IDDPM's respacing, Nichol & Dhariwal 2021).
-    DDPM's sampler on this schedule, with the model called at tau_i, is DDIM with eta = 1."""
-    timesteps = _check_timesteps(timesteps, schedule)
-    alpha_bar = schedule.alpha_bar[timesteps]
-    alpha_bar_prev = torch.cat([torch.ones(1, dtype=alpha_bar.dtype), alpha_bar[:-1]])
-    return Schedule(1 - alpha_bar / alpha_bar_prev, f"{schedule.name} respaced to {len(timesteps)}")
+    """:func:`diffusion_edu.schedules.respace_at` on a checked sub-sequence: DDPM's sampler on this
+    schedule, with the model called at tau_i, is DDIM with eta = 1."""
+    return respace_at(schedule, _check_timesteps(timesteps, schedule))
 
 
 def ddim_sigma(alpha_bar: float, alpha_bar_prev: float, eta: float) -> float:

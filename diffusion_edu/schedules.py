@@ -81,22 +81,28 @@ def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) ->
     return Schedule(betas, "cosine")
 
 
+def respace_at(schedule: Schedule, kept: torch.Tensor) -> Schedule:
+    """The shorter Markov chain whose marginals at the kept step indices (ascending) are the
+    original's: beta'_i = 1 - alpha_bar[kept_i] / alpha_bar[kept_{i-1}] (and beta'_0 = 1 - alpha_bar[kept_0]),
+    so prod (1 - beta') telescopes to alpha_bar[kept_i] (IDDPM's respacing, Nichol & Dhariwal 2021)."""
+    alpha_bar = schedule.alpha_bar[kept]
+    alpha_bar_prev = torch.cat([torch.ones(1, dtype=alpha_bar.dtype), alpha_bar[:-1]])
+    return Schedule(1 - alpha_bar / alpha_bar_prev, f"{schedule.name}-respaced-{len(kept)}")
+
+
 def respace(schedule: Schedule, n_steps: int) -> tuple[Schedule, torch.Tensor]:
     """Keep ``n_steps`` evenly spaced levels of ``schedule`` (IDDPM section 4, "improving sampling speed").
 
-    Returns the shorter schedule and the original step index of each of its steps. Its betas are
-    recomputed from the kept alpha_bar values, beta_i = 1 - alpha_bar[kept_i] / alpha_bar[kept_{i-1}],
-    so every kept level has exactly the marginal q(x_t | x_0) of the original process and a model
-    trained on the full schedule can be sampled on the short one (feed it the original indices,
-    :func:`diffusion_edu.ddpm.respaced_model`).
+    Returns the shorter schedule (:func:`respace_at`) and the original step index of each of its
+    steps. Every kept level has exactly the marginal q(x_t | x_0) of the original process, so a
+    model trained on the full schedule can be sampled on the short one (feed it the original
+    indices, :func:`diffusion_edu.ddpm.respaced_model`).
     """
     check_int("n_steps", n_steps)
     if n_steps > schedule.T:
         raise ValueError(f"n_steps: expected at most T = {schedule.T}, got {n_steps}")
     kept = torch.linspace(0, schedule.T - 1, n_steps, dtype=torch.float64).round().long()  # (n_steps,)
-    alpha_bar = schedule.alpha_bar[kept]
-    alpha_bar_prev = torch.cat([torch.ones(1, dtype=alpha_bar.dtype), alpha_bar[:-1]])
-    return Schedule(1 - alpha_bar / alpha_bar_prev, f"{schedule.name}-respaced-{n_steps}"), kept
+    return respace_at(schedule, kept), kept
 
 
 SCHEDULES = {"linear": linear_schedule, "cosine": cosine_schedule}

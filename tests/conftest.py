@@ -4,7 +4,7 @@ import pytest
 import torch
 
 # keep tests reproducible and light on the 2-core machine
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(int(os.environ.get("DIFFUSION_EDU_THREADS") or min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture
