@@ -65,11 +65,15 @@ DIT_CONFIG: dict[str, Any] = {"image_size": 8, "in_channels": 1, "patch_size": 2
                               "mlp_ratio": 4.0, "num_classes": 10}
 
 
-def digit_dit(cpu_steps: int = 900, lr: float = 6e-3, label_dropout: float = 0.1, seed: int = 0,
+def digit_dit(cpu_steps: int = 600, lr: float = 1.5e-2, label_dropout: float = 0.1, seed: int = 0,
               progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """The tiny DiT of chapter 14 (0.47M parameters, 16 tokens of 2x2 patches), eps-prediction with
-    label dropout for classifier-free guidance. Recipe found by a sweep: a high learning rate (6e-3)
-    with warm-up and cosine decay; at 2e-3 the same model is far worse after 900 steps."""
+    label dropout for classifier-free guidance, 600 steps like the U-Net recipe.
+
+    The learning rate is what a transformer this small needs most: after 600 steps (CPU, same seed) the
+    digit Fréchet distance at w = 1 was ~53 at lr 6e-3, ~40 at 1e-2, ~28 at 1.5e-2, ~26 at 2e-2, and
+    training broke down at 3e-2 (~140); 1.5e-2 keeps a margin below that cliff. Warm-up 100 steps,
+    cosine decay, EMA 0.995."""
     config = dict(DIT_CONFIG)
     recipe = {"schedule": "linear", "T": 1000, "steps": budget().steps(cpu_steps), "batch": 128, "lr": lr,
               "label_dropout": label_dropout, "seed": seed}
