@@ -201,6 +201,17 @@ def _reverse_sde_step(score: ScoreFn, x: torch.Tensor, t: float, dt: float, sde:
     return x - (sde.drift(x, t_vec) - g**2 * score(x, t_vec.to(x.dtype))) * dt
 
 
+def _predictor_step(score: ScoreFn, x: torch.Tensor, t: float, dt: float, sde: SDE,
+                    generator: torch.Generator | None, last: bool) -> torch.Tensor:
+    """One Euler-Maruyama step of the reverse SDE: the mean step plus g(t) sqrt(dt) z, except at the
+    last step, which returns the mean (adding noise there would only blur the samples)."""
+    x_mean = _reverse_sde_step(score, x, t, dt, sde)
+    if last:
+        return x_mean
+    g = float(sde.diffusion(torch.tensor([t])))
+    return x_mean + g * math.sqrt(dt) * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+
+
 @torch.no_grad()
 def euler_maruyama(
     score: ScoreFn, x: torch.Tensor, sde: SDE, n_steps: int, generator: torch.Generator | None = None,
@@ -213,12 +224,7 @@ def euler_maruyama(
     grid = time_grid(n_steps, t_min, spacing)
     for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:], strict=True)):
         dt = t - t_next
-        x_mean = _reverse_sde_step(score, x, t, dt, sde)
-        if i < n_steps - 1:
-            g = float(sde.diffusion(torch.tensor([t])))
-            x = x_mean + g * math.sqrt(dt) * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        else:
-            x = x_mean
+        x = _predictor_step(score, x, t, dt, sde, generator, last=i == n_steps - 1)
         if callback is not None:
             callback(t_next, x)
     return x
@@ -261,12 +267,7 @@ def predictor_corrector(
     for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:], strict=True)):
         dt = t - t_next
         x = langevin_correct(score, x, t, sde, snr, corrector_steps, generator)
-        x_mean = _reverse_sde_step(score, x, t, dt, sde)
-        if i < n_steps - 1:
-            g = float(sde.diffusion(torch.tensor([t])))
-            x = x_mean + g * math.sqrt(dt) * torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
-        else:
-            x = x_mean
+        x = _predictor_step(score, x, t, dt, sde, generator, last=i == n_steps - 1)
         if callback is not None:
             callback(t_next, x)
     return x

@@ -45,6 +45,17 @@ def wait_for_mathjax(driver, timeout: float = 30.0) -> None:
     raise AssertionError("MathJax did not finish typesetting")
 
 
+def slide_to_end(driver, slider: str, image: str) -> bool:
+    """Move the first ``slider`` to its maximum as a user would (input and change events) and
+    report whether the first ``image``'s src changed."""
+    before = driver.execute_script(f"return document.querySelector('{image}').src")
+    driver.execute_script(
+        f"const s = document.querySelector('{slider}');"
+        "s.value = s.max; s.dispatchEvent(new Event('input', {bubbles: true}));"
+        "s.dispatchEvent(new Event('change', {bubbles: true}));")
+    return before != driver.execute_script(f"return document.querySelector('{image}').src")
+
+
 @pytest.mark.parametrize("page", toc_pages())
 def test_page(page, browser, book_url):
     assert (HTML / f"{page}.html").exists(), f"{page}.html was not built"
@@ -79,23 +90,13 @@ def test_page(page, browser, book_url):
         "return [anims.length, anims.filter(a => !a.querySelector('input[type=range]')).length]")
     assert without_slider == 0, f"{without_slider} of {n_animations} animations have no slider"
     if n_animations:  # and the slider moves the frame
-        before = browser.execute_script("return document.querySelector('.animation img').src")
-        browser.execute_script(
-            "const s = document.querySelector('.animation input[type=range]');"
-            "s.value = s.max; s.dispatchEvent(new Event('input', {bubbles: true}));"
-            "s.dispatchEvent(new Event('change', {bubbles: true}));")
-        after = browser.execute_script("return document.querySelector('.animation img').src")
-        assert before != after, "moving an animation's slider did not change its frame"
+        changed = slide_to_end(browser, ".animation input[type=range]", ".animation img")
+        assert changed, "moving an animation's slider did not change its frame"
 
     # the forward-noising widget's static slider really changes the picture
     if browser.execute_script("return document.querySelectorAll('.de-noising-slider').length"):
-        before = browser.execute_script("return document.querySelector('.de-noising-frame').src")
-        browser.execute_script(
-            "const s = document.querySelector('.de-noising-slider');"
-            "s.value = s.max; s.dispatchEvent(new Event('input', {bubbles: true}));"
-            "s.dispatchEvent(new Event('change', {bubbles: true}));")
-        after = browser.execute_script("return document.querySelector('.de-noising-frame').src")
-        assert before != after, "moving the noising slider did not change the image"
+        changed = slide_to_end(browser, ".de-noising-slider", ".de-noising-frame")
+        assert changed, "moving the noising slider did not change the image"
 
     if page in SCREENSHOT_PAGES:
         browser.save_screenshot(str(SCREENSHOTS / f"{Path(page).name}.png"))
