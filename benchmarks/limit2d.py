@@ -41,8 +41,12 @@ def run(seconds_grid: tuple[float, ...] = (2.5, 5.0, 10.0, 20.0), n: int = 2000)
         def loss(m: torch.nn.Module, x0: torch.Tensor, g: torch.Generator = train_generator) -> torch.Tensor:
             return ddpm.eps_loss(m, x0, schedule, g)
 
-        result = train(model, loss, batch,
-                       steps=10**7, lr=2e-3, ema_decay=0.995, warmup_steps=100, max_seconds=seconds, progress=False)
+        # a cosine learning rate needs the run's length: estimate the step rate with a short dry run
+        rate = train(TimeMLP(dim=2, width=128, depth=3).to(device()), loss, batch, steps=40, progress=False,
+                     foreach=True)
+        steps = max(100, int(seconds * rate.steps / rate.seconds))
+        result = train(model, loss, batch, steps=steps, lr=3e-3, ema_decay=0.995, warmup_steps=50,
+                       cosine_decay=True, max_seconds=seconds, progress=False, foreach=True)
         learned = distance(result.ema_model.eval())
         rows.append({"train_s": seconds, "steps": result.steps, "swd": learned.value, "oracle_swd": oracle.value,
                      "floor": oracle.floor, "ratio_to_oracle": learned.value / oracle.value})

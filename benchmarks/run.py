@@ -45,29 +45,29 @@ def render(results: dict[str, Any]) -> str:
              f"{m['threads']} threads, budget `{m['budget']}`) on {m['date']}."]
     if "notebooks" in results:
         nb = results["notebooks"]
-        parts += ["### 1 · Book execution", markdown_table(nb["notebooks"], ["notebook", "seconds", "ok"]),
+        parts += ["## 1 · Book execution", markdown_table(nb["notebooks"], ["notebook", "seconds", "ok"]),
                   f"Total: **{nb['total_seconds']:.0f} s** (goal: 600 s, no chapter over 90 s)."]
     if "limit2d" in results:
         r = results["limit2d"]
-        parts += ["### 2 · 2-D: learned DDPM vs the exact-score oracle (DDPM-1000 sampler, 8 Gaussians)",
+        parts += ["## 2 · 2-D: learned DDPM vs the exact-score oracle (DDPM-1000 sampler, 8 Gaussians)",
                   markdown_table(r["rows"], ["train_s", "steps", "swd", "oracle_swd", "floor", "ratio_to_oracle"]),
                   "Goal: ratio to oracle <= 1.2 after 10 s of training."]
     if "samplers" in results:
         r = results["samplers"]
-        parts += ["### 3 · Samplers at equal network evaluations (8 Gaussians)",
+        parts += ["## 3 · Samplers at equal network evaluations (8 Gaussians)",
                   markdown_table(r["rows"], ["model", "sampler", "nfe", "seconds", "swd", "floor", "ratio"]),
                   f"Learned model: DDIM-10 is **{r['ddim10_speedup']:.0f}x** faster than DDPM-1000 at "
                   f"**{r['ddim10_distance_ratio']:.2f}x** its distance (goal: >= 100x at <= 1.5x)."]
     if "digits" in results:
         r = results["digits"]
         best = r["best_diffusion_at_90s"]
-        parts += ["### 4 · Digits: quality vs training seconds",
+        parts += ["## 4 · Digits: quality vs training seconds",
                   markdown_table(r["rows"], ["model", "params", "train_s", "steps", "fd", "floor", "ratio"]),
                   f"Best diffusion model within 90 s: {best['model']} at {best['train_s']:.0f} s, Fréchet distance "
                   f"{best['fd']:.1f} = **{best['ratio']:.2f}x** the floor (goal: <= 3x)."]
     if "peer" in results:
         r = results["peer"]
-        parts += ["### 5 · Peer: diffusers UNet2DModel + DDPMScheduler, same digits, same seconds",
+        parts += ["## 5 · Peer: diffusers UNet2DModel + DDPMScheduler, same digits, same seconds",
                   markdown_table(r["rows"], ["model", "params", "train_s", "steps", "steps_per_s", "sample_s", "fd",
                                              "fd_floor"]),
                   f"Step throughput ratio (ours / diffusers): **{r['throughput_ratio']:.2f}x** (goal >= 1.5x); "
