@@ -1,28 +1,16 @@
-"""Shared pieces of the benchmarks: timing, the digit training loop at equal seconds, tables."""
+"""Shared pieces of the benchmarks: the digit training loop at equal seconds, parameter counts, tables."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import nn
 
-from diffusion_edu import data, ddpm
+from diffusion_edu import data
 from diffusion_edu.runtime import device
-from diffusion_edu.schedules import Schedule
 from diffusion_edu.train import TrainResult, train
-
-
-@contextmanager
-def timer(out: dict[str, float], key: str):
-    start = time.perf_counter()
-    yield
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    out[key] = time.perf_counter() - start
 
 
 def n_params(model: nn.Module) -> int:
@@ -42,10 +30,6 @@ def train_digits_for(model: nn.Module, loss_fn: Callable[[nn.Module, torch.Tenso
 
     return train(model, loss_fn, batches, steps=max_steps, lr=lr, ema_decay=0.995, warmup_steps=50,
                  max_seconds=seconds, progress=False)
-
-
-def eps_loss_for(schedule: Schedule, generator: torch.Generator) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
-    return lambda model, x0: ddpm.eps_loss(model, x0, schedule, generator)
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
