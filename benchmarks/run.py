@@ -23,7 +23,7 @@ from benchmarks.common import markdown_table
 from diffusion_edu import runtime
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("notebooks", "limit2d", "samplers", "digits", "peer")
+SECTIONS = ("notebooks", "limit2d", "samplers", "digits", "unet_width", "peer")
 
 
 def machine() -> dict[str, Any]:
@@ -65,9 +65,15 @@ def render(results: dict[str, Any]) -> str:
                   markdown_table(r["rows"], ["model", "params", "train_s", "steps", "fd", "floor", "ratio"]),
                   f"Best diffusion model within 90 s: {best['model']} at {best['train_s']:.0f} s, Fréchet distance "
                   f"{best['fd']:.1f} = **{best['ratio']:.2f}x** the floor (goal: <= 3x)."]
+    if "unet_width" in results:
+        r = results["unet_width"]
+        best = ", ".join(f"c = {c} at {s:g} s" for s, c in r["best_channels"].items())
+        parts += ["## 5 · Digit U-Net width at equal training seconds (DDIM-50)",
+                  markdown_table(r["rows"], ["channels", "params", "train_s", "steps", "ms_per_step", "fd", "ratio"]),
+                  f"Best width: {best}. The CPU budget's `digit_channels` follows this table."]
     if "peer" in results:
         r = results["peer"]
-        parts += ["## 5 · Peer: diffusers UNet2DModel + DDPMScheduler, same digits, same seconds",
+        parts += ["## 6 · Peer: diffusers UNet2DModel + DDPMScheduler, same digits, same seconds",
                   markdown_table(r["rows"], ["model", "params", "train_s", "steps", "steps_per_s", "sample_s", "fd",
                                              "fd_floor"]),
                   f"Step throughput ratio (ours / diffusers): **{r['throughput_ratio']:.2f}x** (goal >= 1.5x); "

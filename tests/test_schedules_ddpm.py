@@ -153,3 +153,28 @@ def test_schedules_and_one_step_match_diffusers():
         torch.testing.assert_close(out.pred_original_sample, x0_hat, rtol=1e-3, atol=1e-3)  # float32 peer
         noise = torch.randn(x_t.shape, generator=torch.Generator().manual_seed(1))
         torch.testing.assert_close(out.prev_sample, mean + var.sqrt() * noise, rtol=1e-3, atol=1e-3)
+
+
+def test_recipe_errors_name_the_argument():
+    from diffusion_edu import recipes
+
+    with pytest.raises(ValueError, match="dataset"):
+        recipes.ddpm_2d("spirals")
+
+
+@pytest.mark.parametrize("budget_name", ["cpu", "gpu"])
+def test_digit_networks_follow_the_budget(budget_name, monkeypatch):
+    """The budget sizes the digit U-Net (c channels) and the DiT (D = 2c) so that chapter 14 compares them
+    at equal parameter counts (within 10 %) on either budget; channels_last is an internal layout only."""
+    from diffusion_edu.nets.dit import DiT
+    from diffusion_edu.nets.unet import UNet
+    from diffusion_edu.recipes_guidance import dit_config
+    from diffusion_edu.runtime import budget
+
+    monkeypatch.setenv("DIFFUSION_EDU_BUDGET", budget_name)
+    unet = UNet(channels=budget().digit_channels, num_classes=10)
+    dit = DiT(**dit_config())
+    n_unet, n_dit = (sum(p.numel() for p in m.parameters()) for m in (unet, dit))
+    assert abs(n_dit / n_unet - 1) < 0.1, (n_unet, n_dit)
+    out = unet(torch.randn(3, 1, 8, 8), torch.tensor([0, 5, 999]))
+    assert out.is_contiguous() and out.shape == (3, 1, 8, 8)

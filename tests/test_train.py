@@ -114,3 +114,28 @@ def test_cached_model_trains_once(tmp_path, monkeypatch, generator):
         path.write_bytes(b"corrupt")
     cached_model("tiny", Tiny, {"hidden": 4}, fit)  # a corrupt file is retrained, not an error
     assert len(calls) == 3
+
+
+def test_cached_model_is_seeded_and_leaves_the_callers_random_state(tmp_path, monkeypatch):
+    """The weights come from the recipe's seed, not from whatever ran before, and training inside
+    cached_model does not move the caller's generator: trained-now and loaded runs continue identically."""
+    from diffusion_edu.train import cached_model
+
+    monkeypatch.setenv("DIFFUSION_EDU_CACHE", str(tmp_path))
+
+    def fit(model):
+        return train(model, mse, regression_batches(torch.Generator().manual_seed(0)), steps=3, progress=False)
+
+    torch.manual_seed(123)
+    first, _ = cached_model("seeded", Tiny, {"hidden": 4}, fit, {"seed": 7})
+    after_training = torch.rand(3)
+    torch.manual_seed(123)
+    cached_model("seeded", Tiny, {"hidden": 4}, fit, {"seed": 7})  # loaded this time
+    assert torch.equal(torch.rand(3), after_training)
+    for path in (tmp_path / "models").iterdir():
+        path.unlink()
+    torch.manual_seed(999)  # another caller state: the same weights
+    second, info = cached_model("seeded", Tiny, {"hidden": 4}, fit, {"seed": 7})
+    assert info["trained_now"]
+    for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

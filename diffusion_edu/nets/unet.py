@@ -55,6 +55,7 @@ class UNet(nn.Module):
         self.output = nn.Sequential(_norm(c), nn.SiLU(), nn.Conv2d(c, in_channels, 3, padding=1))
         nn.init.zeros_(self.output[-1].weight)  # start by predicting 0
         nn.init.zeros_(self.output[-1].bias)
+        self.to(memory_format=torch.channels_last)  # see forward
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         emb = self.time_embedding(t)  # (N, E)
@@ -62,9 +63,11 @@ class UNet(nn.Module):
             if labels is None:
                 labels = torch.full((x.shape[0],), self.num_classes, dtype=torch.long, device=x.device)
             emb = emb + self.label_embedding(labels)
+        # channels-last: oneDNN's CPU convolutions at 8x8 run ~1.3x faster (training) to 1.5x (sampling)
+        x = x.contiguous(memory_format=torch.channels_last)
         h1 = self.down_1(self.input(x), emb)  # (N, c, 8, 8)
         h2 = self.down_2(F.avg_pool2d(h1, 2), emb)  # (N, 2c, 4, 4)
         h = self.mid_2(self.mid_1(F.avg_pool2d(h2, 2), emb), emb)  # (N, 2c, 2, 2)
         h = self.up_2(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), h2], 1), emb)  # (N, 2c, 4, 4)
         h = self.up_1(torch.cat([F.interpolate(h, scale_factor=2.0, mode="nearest"), h1], 1), emb)  # (N, c, 8, 8)
-        return self.output(h)
+        return self.output(h).contiguous()  # (N, C, 8, 8), the default layout again
