@@ -67,7 +67,7 @@ def render(results: dict[str, Any]) -> str:
                   f"{best['fd']:.1f} = **{best['ratio']:.2f}x** the floor (goal: <= 3x)."]
     if "unet_width" in results:
         r = results["unet_width"]
-        best = ", ".join(f"c = {c} at {s:g} s" for s, c in r["best_channels"].items())
+        best = ", ".join(f"c = {c} at {float(s):g} s" for s, c in r["best_channels"].items())  # JSON keys are strings
         parts += ["## 5 · Digit U-Net width at equal training seconds (DDIM-50)",
                   markdown_table(r["rows"], ["channels", "params", "train_s", "steps", "ms_per_step", "fd", "ratio"]),
                   f"Best width: {best}. The CPU budget's `digit_channels` follows this table."]
