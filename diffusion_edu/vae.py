@@ -142,19 +142,12 @@ def trained_digit_vae(progress: bool = True) -> tuple[DigitVAE, dict[str, Any]]:
 
     Returns (model in eval mode, info with the run's ``seconds``, ``steps``, ``losses``).
     """
-    import hashlib
-    import json
-
     from diffusion_edu.train import cached_model
 
-    # the cache file name carries the config's hash; add the recipe's so a changed recipe retrains
-    recipe_key = hashlib.sha1(json.dumps(DIGIT_VAE_RECIPE, sort_keys=True).encode()).hexdigest()[:6]
-    # seed the initial weights and the training noise, whichever chapter trains it first, and leave
-    # the caller's random state untouched
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(DIGIT_VAE_RECIPE["seed"])
-        return cached_model(f"digit_vae-{recipe_key}", DigitVAE, dict(DIGIT_VAE_CONFIG),
-                            lambda model: fit_digit_vae(model, progress), version=2)
+    # the file name hashes config and recipe; cached_model seeds the initial weights from the recipe's seed
+    # (whichever chapter trains it first) and leaves the caller's random state untouched
+    return cached_model("digit_vae", DigitVAE, dict(DIGIT_VAE_CONFIG), lambda model: fit_digit_vae(model, progress),
+                        DIGIT_VAE_RECIPE)
 
 
 __all__ = [
