@@ -1,7 +1,7 @@
 """Execute every chapter notebook, each in a fresh process, and time it.
 
 Usage:
-    python -m benchmarks.run_notebooks [--budget cpu|gpu] [--out FILE] [notebook ...]
+    python -m benchmarks.run_notebooks [--budget cpu|gpu] [--emulate-accelerator] [--out FILE] [notebook ...]
 
 No Jupyter kernel is needed (each notebook runs in an IPython InteractiveShell), so the same
 script runs here, on a GPU machine, or on Colab. The first (Colab install) cell is skipped: the
@@ -29,8 +29,13 @@ def toc_notebooks() -> list[Path]:
     return [ROOT / f"{f}.ipynb" for f in files if (ROOT / f"{f}.ipynb").exists()]
 
 
-def run_one(path: Path) -> None:
-    """Run one notebook's code cells in order in this process; raise on the first error."""
+def run_one(path: Path, emulate: bool = False) -> None:
+    """Run one notebook's code cells in order in this process; raise on the first error.
+
+    ``emulate``: run on the emulated accelerator (:mod:`benchmarks.emulated_accelerator`), which raises on
+    the device mistakes CUDA would raise on."""
+    import contextlib
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,6 +44,11 @@ def run_one(path: Path) -> None:
     shell = InteractiveShell.instance()
     os.chdir(path.parent)
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    stack = contextlib.ExitStack()
+    if emulate:
+        from benchmarks.emulated_accelerator import emulate_accelerator
+
+        stack.enter_context(emulate_accelerator())
     for index, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
@@ -56,10 +66,12 @@ def main() -> None:
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--budget", choices=["cpu", "gpu"], default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--emulate-accelerator", action="store_true",
+                        help="check the GPU code path on a CPU: tensors on runtime.device() obey CUDA's device rules")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run_one(args.one.resolve())
+        run_one(args.one.resolve(), emulate=args.emulate_accelerator)
         return
 
     import torch
@@ -69,11 +81,14 @@ def main() -> None:
         env["DIFFUSION_EDU_BUDGET"] = args.budget
     notebooks = [p.resolve() for p in args.notebooks] or toc_notebooks()
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    if args.emulate_accelerator:
+        device += ", emulated accelerator"
     rows = []
     total_start = time.perf_counter()
     for path in notebooks:
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.run_notebooks", "--one", str(path)], cwd=ROOT,
+        command = [sys.executable, "-m", "benchmarks.run_notebooks", "--one", str(path)]
+        proc = subprocess.run(command + (["--emulate-accelerator"] if args.emulate_accelerator else []), cwd=ROOT,
                               env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         ok = proc.returncode == 0

@@ -186,8 +186,9 @@ def exact_classifier(mixture: GaussianMixture, component_classes: torch.Tensor, 
     """The exact noisy classifier as logits log p(y | x_t, t), for :func:`classifier_guided_model`."""
 
     def classifier(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        alpha_bar = schedule.alpha_bar.to(x.device)[t].to(x.dtype)
-        probs = class_posterior(mixture, component_classes, x, alpha_bar.sqrt(), (1 - alpha_bar).sqrt())
-        return probs.clamp_min(1e-30).log()
+        # the mixture lives on the CPU: compute there (x.cpu() keeps the gradient) and answer on x's device
+        alpha_bar = schedule.alpha_bar[t.cpu()].to(x.dtype)
+        probs = class_posterior(mixture, component_classes, x.cpu(), alpha_bar.sqrt(), (1 - alpha_bar).sqrt())
+        return probs.clamp_min(1e-30).log().to(x.device)
 
     return classifier

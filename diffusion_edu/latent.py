@@ -39,7 +39,7 @@ def decode(vae: nn.Module, scaled_latents: torch.Tensor, scale: float) -> torch.
     """Undo the scaling and decode: (N, L) -> images (N, 1, 8, 8), clamped to [-1, 1]."""
     check_ndim("scaled_latents", scaled_latents, 2)
     check_positive("scale", scale)
-    return vae.decode(scaled_latents / scale).clamp(-1, 1)
+    return vae.decode((scaled_latents / scale).to(next(vae.parameters()).device)).clamp(-1, 1)
 
 
 @torch.no_grad()
@@ -50,7 +50,8 @@ def sample(model: nn.Module, vae: nn.Module, scale: float, labels: torch.Tensor,
     images (N, 1, 8, 8)."""
     check_int("num_steps", num_steps)
     latent_dim = model.latent_dim
-    z_T = torch.randn(len(labels), latent_dim, generator=generator)
+    # drawn on the CPU (a CPU generator cannot draw on a GPU), so a seed gives the same latents everywhere
+    z_T = torch.randn(len(labels), latent_dim, generator=generator).to(next(model.parameters()).device)
     eps_model = classifier_free_model(model, labels, w, null_label)
     z_0 = ddim.ddim_sample(eps_model, z_T, schedule, ddim.timestep_sequence(schedule.T, num_steps))
     return decode(vae, z_0, scale)
@@ -61,7 +62,7 @@ def latent_eps_loss(schedule: Schedule, label_dropout: float, null_label: int, g
 
     def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         z_0, labels = batch
-        drop = torch.rand(len(labels), generator=generator) < label_dropout
+        drop = torch.rand(len(labels), generator=generator).to(labels.device) < label_dropout
         labels = torch.where(drop, torch.full_like(labels, null_label), labels)
         return ddpm.eps_loss(lambda z, t: model(z, t, labels), z_0, schedule, generator)
 
@@ -79,7 +80,7 @@ def trained_latent_denoiser(progress: bool = True) -> tuple[nn.Module, dict[str,
     VAE's own training ``vae_seconds``."""
     from diffusion_edu.data import load_digits
     from diffusion_edu.nets.cross_attention import CrossAttentionDenoiser
-    from diffusion_edu.runtime import budget
+    from diffusion_edu.runtime import budget, device
     from diffusion_edu.train import TrainResult, cached_model, train
     from diffusion_edu.vae import trained_digit_vae
 
@@ -95,10 +96,12 @@ def trained_latent_denoiser(progress: bool = True) -> tuple[nn.Module, dict[str,
     def fit(model: nn.Module) -> TrainResult:
         torch.manual_seed(recipe["seed"])
         generator = torch.Generator().manual_seed(recipe["seed"])
+        model.to(device())
+        on_device = latents.to(device()), labels.to(device())
 
         def batch(_step: int) -> tuple[torch.Tensor, torch.Tensor]:
-            idx = torch.randint(0, len(latents), (recipe["batch"],), generator=generator)
-            return latents[idx], labels[idx]
+            idx = torch.randint(0, len(latents), (recipe["batch"],), generator=generator).to(device())
+            return on_device[0][idx], on_device[1][idx]
 
         return train(model, latent_eps_loss(schedule, recipe["label_dropout"], 10, generator), batch,
                      steps=recipe["steps"], lr=recipe["lr"], ema_decay=0.995, warmup_steps=100, cosine_decay=True,
@@ -107,4 +110,5 @@ def trained_latent_denoiser(progress: bool = True) -> tuple[nn.Module, dict[str,
     vae_key = f"{scale:.6f}"
     model, info = cached_model("latent-xattn", CrossAttentionDenoiser, dict(LATENT_CONFIG), fit,
                                {**recipe, "vae": vae_key})
-    return model, {**info, "scale": scale, "vae_seconds": vae_info.get("seconds", float("nan")), "vae": vae}
+    vae_seconds = vae_info.get("seconds", float("nan"))
+    return model.to(device()), {**info, "scale": scale, "vae_seconds": vae_seconds, "vae": vae}

@@ -20,11 +20,26 @@ from diffusion_edu._checks import check_choice, check_int
 BUDGET_ENV = "DIFFUSION_EDU_BUDGET"
 THREADS_ENV = "DIFFUSION_EDU_THREADS"
 CACHE_ENV = "DIFFUSION_EDU_CACHE"
+DEVICE_ENV = "DIFFUSION_EDU_DEVICE"
 
 
 def device() -> torch.device:
-    """``cuda`` when a GPU is visible, else ``cpu``."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``$DIFFUSION_EDU_DEVICE`` if set (``cpu`` forces the CPU on a GPU machine; ``mps``, ``cuda:1``),
+    else ``cuda`` when a GPU is visible, else ``cpu``."""
+    name = os.environ.get(DEVICE_ENV)
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"${DEVICE_ENV}: expected a torch device such as 'cpu' or 'cuda:0', got {name!r}") from error
+
+
+def synchronize() -> None:
+    """Wait for the GPU's queued work (a no-op without CUDA). CUDA runs kernels asynchronously, so a wall
+    clock read right after a sampler measures only the kernel launches: call this before reading it."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -86,9 +101,9 @@ BUDGETS: dict[str, Budget] = {
 
 
 def budget(name: str | None = None) -> Budget:
-    """The compute budget: ``name``, else ``$DIFFUSION_EDU_BUDGET``, else gpu if CUDA else cpu."""
+    """The compute budget: ``name``, else ``$DIFFUSION_EDU_BUDGET``, else gpu if :func:`device` is CUDA else cpu."""
     if name is None:
-        name = os.environ.get(BUDGET_ENV) or ("gpu" if torch.cuda.is_available() else "cpu")
+        name = os.environ.get(BUDGET_ENV) or ("gpu" if device().type == "cuda" else "cpu")
     check_choice("budget name" if name is None else "name", name, list(BUDGETS))
     return BUDGETS[name]
 

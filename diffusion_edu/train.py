@@ -143,7 +143,9 @@ def save_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any], 
     """Save weights together with the config that rebuilds the model (``type(model)(**config)``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"class": type(model).__name__, "config": dict(config), "state_dict": model.state_dict(), **extra}
+    # CPU tensors: a checkpoint written on a GPU loads on a machine without one
+    state_dict = {key: value.detach().cpu() for key, value in model.state_dict().items()}
+    payload = {"class": type(model).__name__, "config": dict(config), "state_dict": state_dict, **extra}
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)  # atomic: a crash never leaves half a checkpoint behind

@@ -36,6 +36,17 @@ def test_default_budget_follows_device(monkeypatch):
     assert runtime.device().type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def test_device_override(monkeypatch):
+    monkeypatch.delenv(runtime.BUDGET_ENV, raising=False)
+    monkeypatch.setenv(runtime.DEVICE_ENV, "cpu")
+    assert runtime.device() == torch.device("cpu") and runtime.budget().name == "cpu"
+    monkeypatch.setenv(runtime.DEVICE_ENV, "meta")
+    assert runtime.device().type == "meta" and runtime.budget().name == "cpu"  # only CUDA picks the GPU budget
+    monkeypatch.setenv(runtime.DEVICE_ENV, "warp-drive")
+    with pytest.raises(ValueError, match="DIFFUSION_EDU_DEVICE.*expected.*got 'warp-drive'"):
+        runtime.device()
+
+
 def test_set_threads():
     before = torch.get_num_threads()
     assert runtime.set_threads(1) == 1 and torch.get_num_threads() == 1

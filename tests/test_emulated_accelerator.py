@@ -1,0 +1,127 @@
+"""The GPU code path, checked on a CPU: under the emulated accelerator (benchmarks/emulated_accelerator.py)
+the samplers and recipes obey CUDA's device rules and give exactly the CPU's numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from benchmarks.emulated_accelerator import AcceleratorTensor, emulate_accelerator
+from diffusion_edu import ddim, ddpm, guidance, langevin, latent, recipes, recipes_guidance, runtime, sde, vae
+from diffusion_edu.nets.mlp import TimeMLP
+from diffusion_edu.nets.score import ScoreMLP
+from diffusion_edu.schedules import make_schedule
+
+
+def test_emulator_raises_where_cuda_would():
+    with emulate_accelerator() as device:
+        assert runtime.device() == device
+        x = torch.randn(4, 3).to(device)
+        assert isinstance(x, AcceleratorTensor) and x.device == device
+        with pytest.raises(RuntimeError, match="same device"):
+            x + torch.ones(4, 3)
+        with pytest.raises(RuntimeError, match="same device"):
+            torch.ones(4)[torch.tensor([0, 1]).to(device)]  # accelerator indices into a CPU tensor
+        with pytest.raises(RuntimeError, match="CPU generator"):
+            torch.randn(3, generator=torch.Generator(), device=device)
+        with pytest.raises(RuntimeError, match="numpy"):
+            x.numpy()
+        # what CUDA allows: 0-dim CPU tensors, CPU indices, and the same values as on the CPU
+        assert torch.equal((x * torch.tensor(2.0)).cpu(), x.cpu() * 2)
+        assert torch.equal(x[torch.tensor([0, 2])].cpu(), x.cpu()[[0, 2]])
+        assert type(x.cpu()) is torch.Tensor
+    assert runtime.device().type != "meta"
+
+
+def _on_both(run: Callable[[torch.device], list[torch.Tensor]]) -> None:
+    """``run(device)`` on the CPU and on the emulated accelerator: the same numbers, bit for bit."""
+    on_cpu = run(torch.device("cpu"))
+    with emulate_accelerator() as device:
+        on_accelerator = [value.cpu() for value in run(device)]
+    for a, b in zip(on_cpu, on_accelerator, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_ddpm_ddim_and_guidance_samplers_run_on_the_accelerator():
+    torch.manual_seed(0)
+    net = TimeMLP(dim=2, width=16, depth=1, num_classes=3).eval()
+    classifier = guidance.exact_classifier(*_labelled_ring(), make_schedule("linear", 20))
+    schedule = make_schedule("linear", 20)
+
+    def run(device: torch.device) -> list[torch.Tensor]:
+        model = net.to(device)
+        x = torch.randn(32, 2, generator=torch.Generator().manual_seed(1)).to(device)
+        labels = torch.arange(32) % 3
+        cfg = guidance.classifier_free_model(model, labels.to(device), w=2.0, null_label=3)
+        cg = guidance.classifier_guided_model(guidance.conditioned(model, labels.to(device)), classifier, labels,
+                                              schedule, 1.0)
+        return [
+            ddpm.ddpm_sample(lambda x, t: model(x, t), x, schedule, generator=torch.Generator().manual_seed(2)),
+            ddim.ddim_sample(cfg, x, schedule, timesteps=ddim.timestep_sequence(20, 5), eta=0.5,
+                             generator=torch.Generator().manual_seed(3)),
+            ddim.ddim_invert(lambda x, t: model(x, t), x, schedule),
+            ddpm.ddpm_sample(cg, x, schedule, generator=torch.Generator().manual_seed(4)),
+        ]
+
+    _on_both(run)
+
+
+def _labelled_ring():
+    from diffusion_edu import data
+
+    mixture = data.eight_gaussians()
+    return mixture, torch.arange(len(mixture.means)) % 3
+
+
+def test_sde_and_langevin_samplers_run_on_the_accelerator():
+    torch.manual_seed(0)
+    net = ScoreMLP(dim=2, width=16, depth=1).eval()
+    ve = sde.VESDE()
+    mixture, _ = _labelled_ring()
+
+    def run(device: torch.device) -> list[torch.Tensor]:
+        score = sde.net_score(net.to(device), ve)
+        x = sde.prior_sample(ve, (16, 2), torch.Generator().manual_seed(1)).to(device)
+        g = torch.Generator().manual_seed(2)
+        return [
+            sde.euler_maruyama(score, x, ve, 5, g),
+            sde.predictor_corrector(score, x, ve, 5, g),
+            sde.probability_flow(score, x, ve, 3, method="heun"),
+            sde.log_likelihood(sde.exact_score(mixture, ve), x[:4] / 10, ve, 4),
+            langevin.langevin(lambda x: mixture.score(x.cpu(), 1.0, 0.0).to(x.device), x / 10, 0.01, 3, g),
+        ]
+
+    _on_both(run)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: recipes.ddpm_2d("moons", cpu_steps=3, progress=False),
+    lambda: recipes.digit_unet(conditional=True, cpu_steps=2, channels=8, progress=False),
+    lambda: recipes_guidance.noisy_digit_classifier(cpu_steps=2, progress=False),
+    lambda: recipes_guidance.digit_dit(cpu_steps=2, progress=False),
+], ids=["ddpm_2d", "digit_unet", "noisy_classifier", "digit_dit"])
+def test_recipes_train_save_and_load_on_the_accelerator(make, tmp_path, monkeypatch):
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path))
+    with emulate_accelerator() as device:
+        trained, info = make()
+        assert info["trained_now"] and all(isinstance(p, AcceleratorTensor) for p in trained.parameters())
+    # the checkpoint holds CPU tensors: it loads where there is no accelerator, with the same weights
+    loaded, info = make()
+    assert not info["trained_now"] and loaded.training is False
+    for a, b in zip(trained.parameters(), loaded.parameters(), strict=True):
+        assert torch.equal(a.cpu(), b) and b.device.type == "cpu"
+    del device
+
+
+def test_latent_diffusion_trains_and_samples_on_the_accelerator(tmp_path, monkeypatch):
+    monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path))
+    monkeypatch.setitem(vae.DIGIT_VAE_RECIPE, "steps", 2)
+    monkeypatch.setitem(latent.LATENT_RECIPE, "steps", 2)
+    with emulate_accelerator():
+        denoiser, info = latent.trained_latent_denoiser(progress=False)
+        assert info["trained_now"] and all(isinstance(p, AcceleratorTensor) for p in denoiser.parameters())
+        images = latent.sample(denoiser, info["vae"], info["scale"], torch.arange(4), make_schedule("linear", 1000),
+                               num_steps=3, w=2.0, generator=torch.Generator().manual_seed(0))
+    assert images.shape == (4, 1, 8, 8) and torch.isfinite(images.cpu()).all()
