@@ -32,6 +32,18 @@ def train_digits_for(model: nn.Module, loss_fn: Callable[[nn.Module, torch.Tenso
                  max_seconds=seconds, progress=False)
 
 
+def train_cosine_for(model: nn.Module, loss_fn: Callable[[nn.Module, Any], torch.Tensor], batches: Callable[[int], Any],
+                     seconds: float, lr: float, warmup: int) -> TrainResult:
+    """Train for ``seconds`` with warm-up and a cosine learning rate over the number of steps that fit (estimated
+    from a 10-step dry run on a copy of ``model``), as the chapters' recipes do over their fixed step counts."""
+    import copy
+
+    dry = train(copy.deepcopy(model), loss_fn, batches, steps=10, progress=False)
+    steps = max(warmup + 10, int(seconds * dry.steps / dry.seconds))
+    return train(model, loss_fn, batches, steps=steps, lr=lr, ema_decay=0.995, warmup_steps=warmup, cosine_decay=True,
+                 max_seconds=seconds, progress=False)
+
+
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     def fmt(value: Any) -> str:
         if isinstance(value, float):

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import n_params, train_digits_for
+from benchmarks.common import n_params, train_cosine_for, train_digits_for
 from diffusion_edu import data, ddim, ddpm, gan, metrics, vae
 from diffusion_edu.nets.autoencoder import DigitVAE
 from diffusion_edu.nets.gan import DigitDiscriminator, DigitGenerator
@@ -60,20 +60,6 @@ def gan_model(seconds: float) -> dict[str, Any]:
     return {"model": "DCGAN", "params": n_params(generator), "steps": result.steps, "fd": _fd(samples)}
 
 
-def _timed_cosine_train(model: torch.nn.Module, loss: Any, batches: Any, seconds: float, lr: float,
-                        warmup: int) -> Any:
-    """Train for ``seconds`` with a cosine learning rate over the number of steps that fit (estimated
-    from a 10-step dry run on a copy), as the chapters' recipes do over their fixed step counts."""
-    import copy
-
-    from diffusion_edu.train import train
-
-    dry = train(copy.deepcopy(model), loss, batches, steps=10, progress=False)
-    steps = max(warmup + 10, int(seconds * dry.steps / dry.seconds))
-    return train(model, loss, batches, steps=steps, lr=lr, ema_decay=0.995, warmup_steps=warmup, cosine_decay=True,
-                 max_seconds=seconds, progress=False)
-
-
 def _labelled_batches(generator: torch.Generator, images: torch.Tensor, labels: torch.Tensor) -> Any:
     def batch(_step: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(0, len(images), (128,), generator=generator)
@@ -99,7 +85,7 @@ def dit(seconds: float) -> dict[str, Any]:
         y = torch.where(torch.rand(len(y), generator=generator).to(y.device) < 0.1, torch.full_like(y, 10), y)
         return ddpm.eps_loss(lambda x, t: m(x, t, y), x0, schedule, generator)
 
-    result = _timed_cosine_train(model, loss, _labelled_batches(generator, digits.train_images, digits.train_labels),
+    result = train_cosine_for(model, loss, _labelled_batches(generator, digits.train_images, digits.train_labels),
                                  seconds, lr=1.5e-2, warmup=100)
     labels = torch.arange(N_SAMPLES) % 10
     eps_model = classifier_free_model(result.ema_model.eval(), labels.to(device()), 1.0, 10)
@@ -121,9 +107,9 @@ def latent(seconds: float) -> dict[str, Any]:
     schedule = linear_schedule(1000)
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = CrossAttentionDenoiser(**latent_diffusion.LATENT_CONFIG)
+    model = CrossAttentionDenoiser(**latent_diffusion.LATENT_CONFIG).to(device())
     loss = latent_diffusion.latent_eps_loss(schedule, 0.1, 10, generator)
-    result = _timed_cosine_train(model, loss, _labelled_batches(generator, latents * scale, digits.train_labels),
+    result = train_cosine_for(model, loss, _labelled_batches(generator, latents * scale, digits.train_labels),
                                  seconds, lr=2e-3, warmup=100)
     labels = torch.arange(N_SAMPLES) % 10
     samples = latent_diffusion.sample(result.ema_model.eval(), vae_model_, scale, labels, schedule, num_steps=50,

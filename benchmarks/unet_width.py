@@ -10,12 +10,11 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import n_params
+from benchmarks.common import n_params, train_cosine_for
 from diffusion_edu import data, ddim, ddpm, metrics
 from diffusion_edu.nets.unet import UNet
 from diffusion_edu.runtime import device
 from diffusion_edu.schedules import linear_schedule
-from diffusion_edu.train import train
 
 N_SAMPLES = 300
 
@@ -32,12 +31,8 @@ def unet_for(channels: int, seconds: float) -> dict[str, Any]:
         return ddpm.eps_loss(m, x0, schedule, generator)
 
     torch.manual_seed(0)
-    dry = train(UNet(channels=channels).to(device()), loss, batch, steps=10, progress=False)
-    steps = max(60, int(seconds * dry.steps / dry.seconds))  # the cosine schedule spans the steps that fit
-    torch.manual_seed(0)
     model = UNet(channels=channels).to(device())
-    result = train(model, loss, batch, steps=steps, lr=2e-3, ema_decay=0.995, warmup_steps=50, cosine_decay=True,
-                   max_seconds=seconds, progress=False)
+    result = train_cosine_for(model, loss, batch, seconds, lr=2e-3, warmup=50)
     noise = torch.randn(N_SAMPLES, 1, 8, 8, generator=torch.Generator().manual_seed(1)).to(device())
     samples = ddim.ddim_sample(result.ema_model.eval(), noise, schedule, ddim.timestep_sequence(1000, 50))
     fd = metrics.evaluate_digits(samples.clamp(-1, 1).float().cpu())["frechet"]
