@@ -62,7 +62,7 @@ def digit_unet(schedule: str = "linear", T: int = 1000, conditional: bool = Fals
 
     ``channels`` defaults to the budget's ``digit_channels``: 16 on the CPU, 32 on a GPU. Why 16 x 700 steps
     on the CPU: on 2 cores a step costs ~60 ms at c = 16 and ~110 ms at c = 32, and at equal seconds the small
-    network trained longer wins (60 s, DDIM-50: FD 21.6 at c = 16, 26.0 at c = 32, 52.8 at c = 8; the
+    network trained longer wins (60 s, DDIM-50: FD 22.0 at c = 16, 27.5 at c = 32, 54.4 at c = 8; the
     ``unet_width`` benchmark). 700 steps (~40 s) reach FD ~22-25 with chapter 9's sampler, 2.4-2.7x the floor."""
     channels = channels or budget().digit_channels
     config = {"in_channels": 1, "channels": channels, "num_classes": 10 if conditional else 0}
