@@ -86,7 +86,7 @@ def dit(seconds: float) -> dict[str, Any]:
         return ddpm.eps_loss(lambda x, t: m(x, t, y), x0, schedule, generator)
 
     result = train_cosine_for(model, loss, _labelled_batches(generator, digits.train_images, digits.train_labels),
-                                 seconds, lr=1.5e-2, warmup=100)
+                              seconds, lr=1.5e-2, warmup=100)
     labels = torch.arange(N_SAMPLES) % 10
     eps_model = classifier_free_model(result.ema_model.eval(), labels.to(device()), 1.0, 10)
     samples = ddim.ddim_sample(eps_model, _noise(), schedule, ddim.timestep_sequence(1000, 50))
@@ -110,7 +110,7 @@ def latent(seconds: float) -> dict[str, Any]:
     model = CrossAttentionDenoiser(**latent_diffusion.LATENT_CONFIG).to(device())
     loss = latent_diffusion.latent_eps_loss(schedule, 0.1, 10, generator)
     result = train_cosine_for(model, loss, _labelled_batches(generator, latents * scale, digits.train_labels),
-                                 seconds, lr=2e-3, warmup=100)
+                              seconds, lr=2e-3, warmup=100)
     labels = torch.arange(N_SAMPLES) % 10
     samples = latent_diffusion.sample(result.ema_model.eval(), vae_model_, scale, labels, schedule, num_steps=50,
                                       w=1.0, generator=torch.Generator().manual_seed(1))

@@ -44,22 +44,23 @@ def run_one(path: Path, emulate: bool = False) -> None:
     shell = InteractiveShell.instance()
     os.chdir(path.parent)
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    stack = contextlib.ExitStack()
     if emulate:
         from benchmarks.emulated_accelerator import emulate_accelerator
 
-        stack.enter_context(emulate_accelerator())
-    for index, cell in enumerate(cells):
-        if cell["cell_type"] != "code":
-            continue
-        source = "".join(cell["source"])
-        if "remove-cell" in cell.get("metadata", {}).get("tags", []) and "pip" in source:
-            continue  # the Colab install cell
-        result = shell.run_cell(source, silent=False, store_history=False)
-        if not result.success:
-            error = result.error_in_exec or result.error_before_exec
-            raise SystemExit(f"{path.name}: cell {index} failed: {error!r}")
-
+        device_rules = emulate_accelerator()
+    else:
+        device_rules = contextlib.nullcontext()
+    with device_rules:
+        for index, cell in enumerate(cells):
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            if "remove-cell" in cell.get("metadata", {}).get("tags", []) and "pip" in source:
+                continue  # the Colab install cell
+            result = shell.run_cell(source, silent=False, store_history=False)
+            if not result.success:
+                error = result.error_in_exec or result.error_before_exec
+                raise SystemExit(f"{path.name}: cell {index} failed: {error!r}")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

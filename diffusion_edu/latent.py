@@ -97,11 +97,11 @@ def trained_latent_denoiser(progress: bool = True) -> tuple[nn.Module, dict[str,
         torch.manual_seed(recipe["seed"])
         generator = torch.Generator().manual_seed(recipe["seed"])
         model.to(device())
-        on_device = latents.to(device()), labels.to(device())
+        latents_on_device, labels_on_device = latents.to(device()), labels.to(device())
 
         def batch(_step: int) -> tuple[torch.Tensor, torch.Tensor]:
             idx = torch.randint(0, len(latents), (recipe["batch"],), generator=generator).to(device())
-            return on_device[0][idx], on_device[1][idx]
+            return latents_on_device[idx], labels_on_device[idx]
 
         return train(model, latent_eps_loss(schedule, recipe["label_dropout"], 10, generator), batch,
                      steps=recipe["steps"], lr=recipe["lr"], ema_decay=0.995, warmup_steps=100, cosine_decay=True,

@@ -104,7 +104,7 @@ def test_sde_and_langevin_samplers_run_on_the_accelerator():
 ], ids=["ddpm_2d", "digit_unet", "noisy_classifier", "digit_dit"])
 def test_recipes_train_save_and_load_on_the_accelerator(make, tmp_path, monkeypatch):
     monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path))
-    with emulate_accelerator() as device:
+    with emulate_accelerator():
         trained, info = make()
         assert info["trained_now"] and all(isinstance(p, AcceleratorTensor) for p in trained.parameters())
     # the checkpoint holds CPU tensors: it loads where there is no accelerator, with the same weights
@@ -112,7 +112,6 @@ def test_recipes_train_save_and_load_on_the_accelerator(make, tmp_path, monkeypa
     assert not info["trained_now"] and loaded.training is False
     for a, b in zip(trained.parameters(), loaded.parameters(), strict=True):
         assert torch.equal(a.cpu(), b) and b.device.type == "cpu"
-    del device
 
 
 def test_latent_diffusion_trains_and_samples_on_the_accelerator(tmp_path, monkeypatch):
