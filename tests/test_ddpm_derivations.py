@@ -12,8 +12,8 @@ from diffusion_edu.schedules import cosine_schedule, linear_schedule, respace
 
 def test_forward_derivations_prove_every_step():
     steps = derive.forward_explicit_steps(4)
-    assert len(steps.steps) == 8
-    assert len(derive.forward_closed_form().steps) == 5
+    assert steps.n_proved == 4 + 3
+    assert derive.forward_closed_form().n_proved == 9
     assert len(derive.note_errors_forward().steps) == 6
 
 

@@ -1,7 +1,9 @@
-"""SymPy derivations, one module per topic. Each function returns a :class:`Derivation` whose
-steps were each proved by SymPy when it was built (an ``AssertionError`` otherwise), so the
-book shows only algebra that was checked, and tests/ re-run every proof."""
+"""SymPy derivations, one module per topic. Each builder returns a :class:`Derivation`: givens,
+then chains of forms the author wrote, each proved equal to the one before (a
+:class:`ProofError` otherwise, also under ``python -O``), so the book shows only algebra that
+was checked, in a form a reader can follow; tests/ build every registered derivation."""
 
-from diffusion_edu.derivations.proof import Derivation
+from diffusion_edu.derivations.proof import Derivation, ProofError
+from diffusion_edu.derivations.registry import all_derivations, builders, derivation
 
-__all__ = ["Derivation"]
+__all__ = ["Derivation", "ProofError", "all_derivations", "builders", "derivation"]

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import sympy as sp
 
+from diffusion_edu.derivations.forms import add, held, mul, power, sqrt
 from diffusion_edu.derivations.proof import Derivation
+from diffusion_edu.derivations.registry import derivation
 
 x0, x_t, x_prev, eps, eps_hat, v = sp.symbols(r"x_0 x_t x_{t-1} epsilon \hat{\epsilon} v", real=True)
 alpha = sp.symbols("alpha_t", positive=True)  # alpha_t = 1 - beta_t, in (0, 1)
@@ -45,40 +47,68 @@ def expect_normal(expr: sp.Expr, y: sp.Symbol, mean: sp.Expr, std: sp.Expr) -> s
 # ---------------------------------------------------------------------------------------------
 
 
+@derivation
 def forward_explicit_steps(max_steps: int = 4) -> Derivation:
     """Unroll x_t = sqrt(alpha_t) x_{t-1} + sqrt(1 - alpha_t) eps_t for t = 1..max_steps.
 
     x_t is x_0 times a coefficient plus a sum of independent standard normals eps_1..eps_t with
-    coefficients c_i; by the sum rule (chapter 2) the noise is N(0, sum c_i^2). Both are asserted.
+    coefficients c_i; by the sum rule (chapter 2) the noise is N(0, sum c_i^2). Both are proved.
     """
-    d = Derivation(f"the forward process, unrolled for T = 1..{max_steps} explicit steps")
+    d = Derivation(f"the forward process, unrolled for $T = 1, \\dots, {max_steps}$ explicit steps")
     alphas = sp.symbols(f"alpha_1:{max_steps + 1}", positive=True)
     noises = sp.symbols(f"epsilon_1:{max_steps + 1}", real=True)
+    d.given(sp.Symbol(r"\bar{\alpha}_t"), sp.Product(sp.Symbol(r"\alpha_s"), (sp.Symbol("s"), 1, sp.Symbol("t"))),
+            r"the product of the $\alpha_s$ up to $t$")
     x = x0
     for t in range(1, max_steps + 1):
-        x = sp.sqrt(alphas[t - 1]) * x + sp.sqrt(1 - alphas[t - 1]) * noises[t - 1]
-        expanded = sp.expand(x)
+        x = sp.expand(sp.sqrt(alphas[t - 1]) * x + sp.sqrt(1 - alphas[t - 1]) * noises[t - 1])
         product = sp.Mul(*alphas[:t])
-        d.equal(f"T = {t}: the coefficient of x_0 is sqrt(alphabar_{t})", expanded.coeff(x0), sp.sqrt(product))
-        noise_var = sum(expanded.coeff(noises[i]) ** 2 for i in range(t))
-        d.equal(f"T = {t}: the merged noise variance sum c_i^2 is 1 - alphabar_{t}", noise_var, 1 - product,
-                note="independent eps_i: variances add")
-        d.keep(f"x_{t}", expanded)
+        coefficients = [x.coeff(noises[i]) for i in range(t)]
+        c = d.chain(add(*(power(ci, 2) for ci in coefficients)),
+                    f"$T = {t}$: the noise $\\sum_i c_i\\epsilon_i$ has variance $\\sum_i c_i^2$ (independent terms)")
+        c.to(1 - product, "multiply out: the sum telescopes")
+        if t > 1:
+            d.chain(x.coeff(x0), f"$T = {t}$: the coefficient of $x_0$ is a product of roots").to(
+                sqrt(product), r"$\sqrt{a}\,\sqrt{b} = \sqrt{ab}$ for $a, b > 0$")
+        d.keep(f"x_{t}", x)
     return d
 
 
+@derivation
 def forward_closed_form() -> Derivation:
     """Induction: if x_{t-1} = sqrt(abar_{t-1}) x_0 + sqrt(1 - abar_{t-1}) eps', then
     x_t = sqrt(alpha_t) x_{t-1} + sqrt(1 - alpha_t) eps = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps''."""
-    d = Derivation("the closed form q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I), for every t")
-    d.equal("base case t = 1 (abar_0 = 1): mean coefficient", sp.sqrt(alpha) * 1, sp.sqrt(alpha))
-    d.equal("base case t = 1: variance", alpha * (1 - 1) + (1 - alpha), 1 - alpha)
-    d.equal("step: the coefficient of x_0 is sqrt(alpha_t) sqrt(abar_{t-1}) = sqrt(abar_t)",
-            sp.sqrt(alpha) * sp.sqrt(alpha_bar_prev), sp.sqrt(alpha * alpha_bar_prev))
-    d.equal("step: the two independent noises merge, alpha_t (1 - abar_{t-1}) + (1 - alpha_t) = 1 - abar_t",
-            alpha * (1 - alpha_bar_prev) + (1 - alpha), 1 - alpha * alpha_bar_prev)
-    d.equal("the one-step variance is preserved: Var x_{t-1} = 1 implies Var x_t = 1",
-            alpha * 1 + (1 - alpha), 1, note="why the mean is scaled by sqrt(1 - beta_t)")
+    d = Derivation(r"the closed form $q(x_t\mid x_0) = \mathcal N\big(\sqrt{\bar\alpha_t}\,x_0,\ "
+                   r"(1 - \bar\alpha_t) I\big)$, by induction over $t$")
+    eps_prev = sp.Symbol(r"\epsilon'", real=True)
+    hypothesis = add(mul(sqrt(alpha_bar_prev), x0), mul(sqrt(1 - alpha_bar_prev), eps_prev))
+    d.given(alpha_bar, mul(alpha, alpha_bar_prev), r"definition of $\bar\alpha_t$, with $\bar\alpha_0 = 1$")
+    d.given(x_prev, hypothesis, r"the induction hypothesis, $\epsilon' \sim \mathcal N(0, I)$")
+    one_step = d.chain(add(mul(sqrt(alpha), x_prev), mul(sqrt(1 - alpha), eps)),
+                       r"One more forward step, with fresh noise $\epsilon \sim \mathcal N(0, I)$ "
+                       r"independent of $\epsilon'$:",
+                       name=x_t)
+    one_step.to(add(mul(sqrt(alpha), held(hypothesis)), mul(sqrt(1 - alpha), eps)),
+                "insert the induction hypothesis", using={x_prev: hypothesis})
+    one_step.to(add(mul(sqrt(mul(alpha, alpha_bar_prev)), x0), mul(sqrt(mul(alpha, 1 - alpha_bar_prev)), eps_prev),
+                    mul(sqrt(1 - alpha), eps)), r"multiply out; $\sqrt{a}\,\sqrt{b} = \sqrt{ab}$")
+    one_step.to(add(mul(sqrt(alpha_bar), x0), mul(sqrt(mul(alpha, 1 - alpha_bar_prev)), eps_prev),
+                    mul(sqrt(1 - alpha), eps)), r"definition of $\bar\alpha_t$",
+                using={alpha_bar: alpha * alpha_bar_prev})
+    variance = d.chain(add(mul(alpha, 1 - alpha_bar_prev), 1 - alpha),
+                       r"The two noise terms are independent Gaussians, so their variances add:")
+    variance.to(1 - alpha * alpha_bar_prev, r"multiply out: $\alpha_t$ cancels")
+    variance.to(1 - alpha_bar, r"definition of $\bar\alpha_t$", using={alpha_bar: alpha * alpha_bar_prev})
+    base = d.chain(add(mul(alpha, 1 - sp.Symbol(r"\bar{\alpha}_0")), 1 - alpha),
+                   r"The base case $t = 1$ is the same computation with $\bar\alpha_0 = 1$; the variance:")
+    base.to(add(mul(alpha, add(1, -1)), 1 - alpha), r"$\bar\alpha_0 = 1$", using={sp.Symbol(r"\bar{\alpha}_0"): 1})
+    base.to(1 - alpha, "the first term vanishes: one step of noise, variance $1 - \\alpha_1 = 1 - \\bar\\alpha_1$")
+    var_prev = sp.Symbol(r"\operatorname{Var} x_{t-1}", positive=True)
+    unit = d.chain(add(mul(alpha, var_prev), 1 - alpha), r"Why the mean is scaled by $\sqrt{1 - \beta_t}$: the "
+                   "variance of one step,", name=sp.Symbol(r"\operatorname{Var} x_t"))
+    unit.to(add(mul(alpha, 1), 1 - alpha), r"data of unit variance, $\operatorname{Var} x_{t-1} = 1$",
+            using={var_prev: 1})
+    unit.to(sp.Integer(1), "the variance is preserved at every step")
     d.keep("mean", sp.sqrt(alpha_bar) * x0)
     d.keep("variance", 1 - alpha_bar)
     return d
