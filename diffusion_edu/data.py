@@ -17,12 +17,12 @@ import torch
 
 from diffusion_edu._checks import (
     check_choice,
+    check_float_tensor,
     check_int,
     check_last_dim,
-    check_ndim,
+    check_number,
     check_positive,
     check_probability_vector,
-    check_tensor,
 )
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -33,6 +33,7 @@ Scalar = float | torch.Tensor
 def _per_sample(value: Scalar, name: str, n: int) -> torch.Tensor:
     """A float or an (N,) tensor as an (N, 1, 1) float tensor, for broadcasting over (N, K, D)."""
     if isinstance(value, torch.Tensor):
+        value = check_float_tensor(name, value, nonempty=False)
         if value.ndim == 0:
             value = value.expand(n)
         if value.shape != (n,):
@@ -40,10 +41,10 @@ def _per_sample(value: Scalar, name: str, n: int) -> torch.Tensor:
         if bool(torch.any(value < 0)):
             raise ValueError(f"{name}: expected values >= 0, got min {value.min().item():.4g}")
         return value.to(torch.float32).view(n, 1, 1)
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name}: expected a float or a tensor, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{name}: expected a value >= 0, got {value}")
+    if not value >= 0 or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a value >= 0 (finite), got {value}")
     return torch.full((n, 1, 1), float(value))
 
 
@@ -60,9 +61,10 @@ class GaussianMixture:
     stds: torch.Tensor
 
     def __post_init__(self) -> None:
-        check_probability_vector("weights", self.weights)
-        check_ndim("means", self.means, 2)
-        check_tensor("stds", self.stds)
+        # integer tensors are promoted to the default float dtype; NaN and inf are rejected
+        object.__setattr__(self, "weights", check_probability_vector("weights", self.weights))
+        object.__setattr__(self, "means", check_float_tensor("means", self.means, ndim=2))
+        object.__setattr__(self, "stds", check_float_tensor("stds", self.stds))
         k, d = self.means.shape
         if self.weights.shape[0] != k:
             raise ValueError(f"weights: expected {k} entries (one per row of means), got {self.weights.shape[0]}")
@@ -96,7 +98,7 @@ class GaussianMixture:
         torch.Tensor, torch.Tensor, torch.Tensor
     ]:
         """log w_k + log N(x; scale mu_k, scale^2 s_k^2 + noise_std^2): (N, K), plus means and vars."""
-        check_ndim("x", x, 2)
+        x = check_float_tensor("x", x, ndim=2, nonempty=False)
         check_last_dim("x", x, self.dim)
         n = x.shape[0]
         scale_ = _per_sample(scale, "scale", n)  # (N, 1, 1)
@@ -136,6 +138,7 @@ def eight_gaussians(radius: float = 2.0, std: float = 0.15) -> GaussianMixture:
     """Eight equal-weight isotropic Gaussians evenly spaced on a circle (the "8-Gaussians ring")."""
     check_positive("radius", radius)
     check_positive("std", std)
+    radius, std = float(radius), float(std)
     angles = torch.arange(8) * (2 * math.pi / 8)
     means = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
     return GaussianMixture(torch.full((8,), 1 / 8), means, torch.full((8,), std))
@@ -144,7 +147,7 @@ def eight_gaussians(radius: float = 2.0, std: float = 0.15) -> GaussianMixture:
 def two_moons(n: int, noise: float = 0.06, generator: torch.Generator | None = None) -> torch.Tensor:
     """Two interleaving half circles (as scikit-learn's make_moons), centred and scaled to ~unit spread."""
     check_int("n", n)
-    check_positive("noise", noise)
+    noise = check_number("noise", noise, low=0.0)
     upper = torch.rand(n, generator=generator) < 0.5
     angle = math.pi * torch.rand(n, generator=generator)
     x = torch.where(upper, torch.cos(angle), 1 - torch.cos(angle))
@@ -156,7 +159,7 @@ def two_moons(n: int, noise: float = 0.06, generator: torch.Generator | None = N
 def swiss_roll(n: int, noise: float = 0.05, generator: torch.Generator | None = None) -> torch.Tensor:
     """The 2-D swiss roll (a spiral), scaled to ~unit spread."""
     check_int("n", n)
-    check_positive("noise", noise)
+    noise = check_number("noise", noise, low=0.0)
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
     points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1) / 7.0
     return points + noise * torch.randn(n, 2, generator=generator)
@@ -173,6 +176,12 @@ def sample_2d(name: str, n: int, generator: torch.Generator | None = None) -> to
     if name == "moons":
         return two_moons(n, generator=generator)
     return swiss_roll(n, generator=generator)
+
+
+def check_mixture(mixture: object) -> GaussianMixture:
+    if not isinstance(mixture, GaussianMixture):
+        raise TypeError(f"mixture: expected a GaussianMixture, got {type(mixture).__name__}")
+    return mixture
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,21 @@ import math
 
 import torch
 
-from diffusion_edu._checks import check_choice, check_int, check_tensor
+from diffusion_edu._checks import (
+    INTEGER_DTYPES,
+    check_callable,
+    check_choice,
+    check_finite_result,
+    check_float_tensor,
+    check_int,
+    check_number,
+    check_output,
+    check_positive,
+    check_same_shape,
+    check_tensor,
+)
 from diffusion_edu.ddpm import Callback, EpsModel
-from diffusion_edu.schedules import Schedule, respace_at
+from diffusion_edu.schedules import Schedule, check_schedule, respace_at
 
 SPACINGS = ("leading", "trailing", "quadratic")
 
@@ -51,10 +63,11 @@ def timestep_sequence(T: int, num_steps: int, spacing: str = "leading") -> torch
 
 
 def _check_timesteps(timesteps: torch.Tensor | None, schedule: Schedule) -> torch.Tensor:
+    check_schedule(schedule)
     if timesteps is None:
         return torch.arange(schedule.T)
     check_tensor("timesteps", timesteps)
-    if timesteps.ndim != 1 or len(timesteps) < 1 or timesteps.dtype not in (torch.int64, torch.int32):
+    if timesteps.ndim != 1 or len(timesteps) < 1 or timesteps.dtype not in INTEGER_DTYPES:
         raise ValueError(f"timesteps: expected a non-empty 1-D integer tensor, got {timesteps.dtype} "
                          f"{tuple(timesteps.shape)}")
     if bool(torch.any(timesteps[1:] <= timesteps[:-1])):
@@ -73,8 +86,20 @@ def respaced_schedule(schedule: Schedule, timesteps: torch.Tensor) -> Schedule:
 
 def ddim_sigma(alpha_bar: float, alpha_bar_prev: float, eta: float) -> float:
     """sigma_t(eta) = eta sqrt((1 - alpha_bar_prev) / (1 - alpha_bar)) sqrt(1 - alpha_bar / alpha_bar_prev)
-    (DDIM eq. 16). eta = 1 gives DDPM's posterior standard deviation, eta = 0 a deterministic step."""
+    (DDIM eq. 16). eta = 1 gives DDPM's posterior standard deviation, eta = 0 a deterministic step.
+    Levels are alpha_bar values with 0 < alpha_bar <= alpha_bar_prev <= 1 and alpha_bar < 1 (a step goes
+    from a noisier level to a cleaner one)."""
+    _check_levels(alpha_bar, alpha_bar_prev)
+    check_number("eta", eta, low=0.0)
     return eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
+
+
+def _check_levels(alpha_bar: float, alpha_bar_prev: float) -> None:
+    alpha_bar = check_number("alpha_bar", alpha_bar, low=0.0, high=1.0, low_open=True, high_open=True)
+    alpha_bar_prev = check_number("alpha_bar_prev", alpha_bar_prev, low=0.0, high=1.0, low_open=True)
+    if alpha_bar_prev < alpha_bar:
+        raise ValueError(f"alpha_bar_prev: expected a level >= alpha_bar = {alpha_bar:g} (a step removes noise), "
+                         f"got {alpha_bar_prev:g}")
 
 
 def ddim_step(
@@ -89,6 +114,19 @@ def ddim_step(
     With ``clip_x0`` the clipped x0_hat is used and eps is recomputed from it (so the step stays on
     the line through x and x0_hat). With alpha_bar_prev = 1 (the last step) x_prev is x0_hat exactly.
     """
+    x = check_float_tensor("x", x)
+    eps = check_same_shape("eps", check_float_tensor("eps", eps), "x", x)
+    _check_levels(alpha_bar, alpha_bar_prev)
+    sigma = check_number("sigma", sigma, low=0.0)
+    if noise is not None:
+        check_same_shape("noise", check_float_tensor("noise", noise), "x", x)
+    if clip_x0 is not None:
+        check_positive("clip_x0", clip_x0)
+    return _ddim_step(x, eps, alpha_bar, alpha_bar_prev, sigma, noise, clip_x0)
+
+
+def _ddim_step(x: torch.Tensor, eps: torch.Tensor, alpha_bar: float, alpha_bar_prev: float, sigma: float,
+               noise: torch.Tensor | None, clip_x0: float | None) -> tuple[torch.Tensor, torch.Tensor]:
     x0_hat = (x - math.sqrt(1 - alpha_bar) * eps) / math.sqrt(alpha_bar)
     if clip_x0 is not None:
         x0_hat = x0_hat.clamp(-clip_x0, clip_x0)
@@ -120,9 +158,13 @@ def ddim_sample(
     is DDPM's ancestral sampler (Algorithm 2 with the posterior variance) draw for draw.
     ``callback(t, x_t, x0_hat)`` sees every step, as in :func:`diffusion_edu.ddpm.ddpm_sample`.
     """
-    check_tensor("x", x)
-    if not isinstance(eta, (int, float)) or isinstance(eta, bool) or eta < 0:
-        raise ValueError(f"eta: expected a number >= 0, got {eta!r}")
+    check_callable("model", model, "model(x_t, t)")
+    x = check_float_tensor("x", x, min_ndim=1)
+    eta = check_number("eta", eta, low=0.0)
+    if clip_x0 is not None:
+        check_positive("clip_x0", clip_x0)
+    if callback is not None:
+        check_callable("callback", callback, "callback(t, x_t, x0_hat)")
     timesteps = _check_timesteps(timesteps, schedule)
     alpha_bar_all = schedule.alpha_bar.tolist()
     steps = timesteps.tolist()
@@ -132,15 +174,15 @@ def ddim_sample(
         alpha_bar_prev = alpha_bar_all[steps[i - 1]] if i > 0 else 1.0  # never steps[-1]: the classic bug
         sigma = ddim_sigma(alpha_bar, alpha_bar_prev, eta)
         t = torch.full((x.shape[0],), step, dtype=torch.long, device=x.device)
-        eps = model(x, t)
+        eps = check_output("model", model(x, t), x)
         noise = None
         if i > 0 and sigma > 0:
             noise = torch.randn(x.shape, generator=generator).to(x.device, x.dtype)
-        x_next, x0_hat = ddim_step(x, eps, alpha_bar, alpha_bar_prev, sigma, noise, clip_x0)
+        x_next, x0_hat = _ddim_step(x, eps, alpha_bar, alpha_bar_prev, sigma, noise, clip_x0)
         if callback is not None:
             callback(step, x, x0_hat)
         x = x_next
-    return x
+    return check_finite_result("model", x, "the model(x_t, t) calls")
 
 
 @torch.no_grad()
@@ -160,8 +202,11 @@ def ddim_invert(
     x_{tau_i} (each iteration costs one more network call per step), which makes encoding an
     exact inverse of :func:`ddim_sample` with eta = 0 when it converges.
     """
-    check_tensor("x0", x0)
+    check_callable("model", model, "model(x_t, t)")
+    x0 = check_float_tensor("x0", x0, min_ndim=1)
     check_int("fixed_point_iterations", fixed_point_iterations, minimum=0)
+    if callback is not None:
+        check_callable("callback", callback, "callback(t, x_t, x0_hat)")
     timesteps = _check_timesteps(timesteps, schedule)
     alpha_bar_all = schedule.alpha_bar.tolist()
     x = x0
@@ -171,26 +216,47 @@ def ddim_invert(
         t = torch.full((x.shape[0],), step, dtype=torch.long, device=x.device)
         x_up = x  # the first guess of the arrival point
         for _ in range(fixed_point_iterations + 1):
-            eps = model(x_up, t)
+            eps = check_output("model", model(x_up, t), x)
             x0_hat = (x - math.sqrt(1 - alpha_bar_from) * eps) / math.sqrt(alpha_bar_from)
             x_up = math.sqrt(alpha_bar_to) * x0_hat + math.sqrt(1 - alpha_bar_to) * eps
         if callback is not None:
             callback(step, x_up, x0_hat)
         x, alpha_bar_from = x_up, alpha_bar_to
-    return x
+    return check_finite_result("model", x, "the model(x_t, t) calls")
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, weight: float | torch.Tensor) -> torch.Tensor:
     """Spherical interpolation between two noise latents (Shoemake 1985), per sample:
     sin((1 - w) theta) / sin(theta) z0 + sin(w theta) / sin(theta) z1, theta the angle between them.
     Unlike a straight line it keeps the norm of Gaussian latents near sqrt(D), where the sampler
-    expects them (DDIM section 5.3)."""
-    check_tensor("z0", z0)
-    check_tensor("z1", z1)
-    if z0.shape != z1.shape:
-        raise ValueError(f"z1: expected shape {tuple(z0.shape)} (as z0), got {tuple(z1.shape)}")
-    flat0, flat1 = z0.flatten(1), z1.flatten(1)  # (N, D)
-    cos = (flat0 * flat1).sum(1) / (flat0.norm(dim=1) * flat1.norm(dim=1))
-    theta = torch.arccos(cos.clamp(-1, 1)).view(-1, *([1] * (z0.ndim - 1)))  # (N, 1, ...)
-    weight = torch.as_tensor(weight, dtype=z0.dtype, device=z0.device)
-    return (torch.sin((1 - weight) * theta) * z0 + torch.sin(weight * theta) * z1) / torch.sin(theta)
+    expects them (DDIM section 5.3). ``weight`` is a finite number (or a 0-d tensor).
+
+    Degenerate pairs get a defined answer, never NaN: parallel latents (theta ~ 0, e.g. z0 = z1) and a
+    zero latent fall back to the straight line (1 - w) z0 + w z1, the formula's limit (z0 = z1 gives z0);
+    for opposite latents (theta ~ pi) the great circle is not unique, and the path turns through a fixed
+    direction u orthogonal to z0: ((1 - w)|z0| + w|z1|) (cos(w pi) z0/|z0| + sin(w pi) u).
+    """
+    z0 = check_float_tensor("z0", z0, min_ndim=1)
+    z1 = check_same_shape("z1", check_float_tensor("z1", z1, min_ndim=1), "z0", z0)
+    w = check_number("weight", weight)
+    dtype = torch.promote_types(z0.dtype, z1.dtype)
+    flat0, flat1 = z0.flatten(1).to(dtype), z1.flatten(1).to(dtype)  # (N, D)
+    norm0, norm1 = flat0.norm(dim=1, keepdim=True), flat1.norm(dim=1, keepdim=True)  # (N, 1)
+    cos = ((flat0 * flat1).sum(1, keepdim=True) / (norm0 * norm1).clamp_min(torch.finfo(dtype).tiny)).clamp(-1, 1)
+    theta = torch.arccos(cos)  # (N, 1)
+    tol = 1e-6 if dtype == torch.float64 else 1e-3
+    parallel = (norm0 == 0) | (norm1 == 0) | (theta < tol)
+    opposite = ~parallel & (theta > math.pi - tol)
+    regular = ~(parallel | opposite)
+    theta_safe = torch.where(regular, theta, torch.ones_like(theta))
+    out = (torch.sin((1 - w) * theta_safe) * flat0 + torch.sin(w * theta_safe) * flat1) / torch.sin(theta_safe)
+    out = torch.where(parallel, (1 - w) * flat0 + w * flat1, out)
+    if bool(opposite.any()):
+        e0 = flat0 / norm0.clamp_min(torch.finfo(dtype).tiny)
+        axis = torch.zeros_like(flat0)
+        axis[torch.arange(len(flat0)), e0.abs().argmin(dim=1)] = 1.0  # the coordinate axis least aligned with z0
+        u = axis - (axis * e0).sum(1, keepdim=True) * e0
+        u = u / u.norm(dim=1, keepdim=True).clamp_min(torch.finfo(dtype).tiny)
+        turn = ((1 - w) * norm0 + w * norm1) * (math.cos(w * math.pi) * e0 + math.sin(w * math.pi) * u)
+        out = torch.where(opposite, turn, out)
+    return out.view(z0.shape)

@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from diffusion_edu._checks import check_int, check_positive, check_tensor
+from diffusion_edu._checks import (
+    check_callable,
+    check_finite_result,
+    check_float_tensor,
+    check_int,
+    check_output,
+    check_positive,
+)
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]
 NoiseScoreFn = Callable[[torch.Tensor, float], torch.Tensor]
@@ -39,15 +46,22 @@ def langevin(
     variance on N(0, s^2) is s^2 / (1 - step_size / (2 s^2)), chapter 11). ``callback(i, x)`` sees
     the state after step i.
     """
-    check_tensor("x", x)
+    check_callable("score", score, "score(x)")
+    x = check_float_tensor("x", x, min_ndim=1)
     check_positive("step_size", step_size)
     check_int("n_steps", n_steps)
+    _check_callback(callback)
     noise_scale = math.sqrt(2 * step_size)
     for i in range(n_steps):
-        x = x + step_size * score(x) + noise_scale * _noise(x, generator)
+        x = x + step_size * check_output("score", score(x), x, "score(x)") + noise_scale * _noise(x, generator)
         if callback is not None:
             callback(i, x)
-    return x
+    return check_finite_result("score", x, "the score(x) calls")
+
+
+def _check_callback(callback: object) -> None:
+    if callback is not None:
+        check_callable("callback", callback, "callback(i, x)")
 
 
 def geometric_sigmas(sigma_max: float, sigma_min: float, n_levels: int) -> list[float]:
@@ -81,12 +95,21 @@ def annealed_langevin(
     them, small steps refine. ``denoise`` ends with Tweedie's step x + sigma_L^2 score(x, sigma_L)
     (Jolicoeur-Martineau et al. 2021), removing the last level's noise.
     """
-    check_tensor("x", x)
+    check_callable("score", score, "score(x, sigma)")
+    x = check_float_tensor("x", x, min_ndim=1)
     check_int("n_steps_each", n_steps_each)
     check_positive("step_lr", step_lr)
+    _check_callback(callback)
+    if isinstance(sigmas, torch.Tensor):
+        sigmas = check_float_tensor("sigmas", sigmas, ndim=1).tolist()
+    if isinstance(sigmas, (str, bytes)) or not hasattr(sigmas, "__iter__"):
+        raise TypeError(f"sigmas: expected a sequence of noise levels, got {type(sigmas).__name__}")
+    sigmas = list(sigmas)
+    for sg in sigmas:
+        check_positive("sigmas", sg)
     sigmas = [float(sg) for sg in sigmas]
-    increasing = any(b >= a for a, b in zip(sigmas[:-1], sigmas[1:], strict=True))
-    if len(sigmas) < 1 or any(sg <= 0 for sg in sigmas) or increasing:
+    increasing = any(not b < a for a, b in zip(sigmas[:-1], sigmas[1:], strict=True))
+    if len(sigmas) < 1 or increasing:
         raise ValueError(f"sigmas: expected positive, strictly decreasing noise levels, got {sigmas}")
     sigma_last = sigmas[-1]
     k = 0
@@ -94,20 +117,21 @@ def annealed_langevin(
         step_size = step_lr * sigma**2 / sigma_last**2
         noise_scale = math.sqrt(2 * step_size)
         for _ in range(n_steps_each):
-            x = x + step_size * score(x, sigma) + noise_scale * _noise(x, generator)
+            grad = check_output("score", score(x, sigma), x, "score(x, sigma)")
+            x = x + step_size * grad + noise_scale * _noise(x, generator)
             if callback is not None:
                 callback(k, x)
             k += 1
     if denoise:
-        x = x + sigma_last**2 * score(x, sigma_last)
-    return x
+        x = x + sigma_last**2 * check_output("score", score(x, sigma_last), x, "score(x, sigma)")
+    return check_finite_result("score", x, "the score(x, sigma) calls")
 
 
 def mode_weights(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:
     """Fraction of the points ``x`` (N, D) nearest to each of the ``means`` (K, D): the mode weights a
     sampler found, to compare with a mixture's true weights."""
-    check_tensor("x", x)
-    check_tensor("means", means)
+    x = check_float_tensor("x", x, min_ndim=1)
+    means = check_float_tensor("means", means, min_ndim=1)
     if x.ndim != 2 or means.ndim != 2 or x.shape[1] != means.shape[1]:
         raise ValueError(f"means: expected shape (K, {x.shape[-1]}) for x of shape {tuple(x.shape)}, "
                          f"got {tuple(means.shape)}")

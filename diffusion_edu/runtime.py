@@ -26,13 +26,29 @@ DEVICE_ENV = "DIFFUSION_EDU_DEVICE"
 def device() -> torch.device:
     """``$DIFFUSION_EDU_DEVICE`` if set (``cpu`` forces the CPU on a GPU machine; ``mps``, ``cuda:1``),
     else ``cuda`` when a GPU is visible, else ``cpu``."""
-    name = os.environ.get(DEVICE_ENV)
+    name = os.environ.get(DEVICE_ENV, "").strip()
     if not name:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
-    except RuntimeError as error:
+        chosen = torch.device(name)
+    except (RuntimeError, ValueError) as error:
         raise ValueError(f"${DEVICE_ENV}: expected a torch device such as 'cpu' or 'cuda:0', got {name!r}") from error
+    _check_available(chosen)
+    return chosen
+
+
+def _check_available(chosen: torch.device) -> None:
+    """A device asked for by name must exist here: a missing GPU is an error, never a silent fallback."""
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (chosen.index is not None and chosen.index >= count):
+            raise ValueError(f"${DEVICE_ENV}: expected an available device, got {str(chosen)!r} but this machine "
+                             f"has {count} CUDA device(s); unset ${DEVICE_ENV} or set it to 'cpu'")
+    elif chosen.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"${DEVICE_ENV}: expected an available device, got 'mps' but MPS is not available "
+                             f"here; unset ${DEVICE_ENV} or set it to 'cpu'")
 
 
 def synchronize() -> None:
@@ -63,7 +79,13 @@ def set_threads(n: int | None = None) -> int:
     threads each are ~20x slower, so parallel runs should set ``DIFFUSION_EDU_THREADS=1``.
     """
     if n is None:
-        n = int(os.environ.get(THREADS_ENV) or min(os.cpu_count() or 1, 8))
+        raw = os.environ.get(THREADS_ENV, "").strip()
+        if not raw:
+            n = min(os.cpu_count() or 1, 8)
+        elif not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"${THREADS_ENV}: expected a whole number of threads >= 1, got {raw!r}")
+        else:
+            n = int(raw)
     check_int("n", n, minimum=1)
     torch.set_num_threads(n)
     return n
@@ -72,7 +94,11 @@ def set_threads(n: int | None = None) -> int:
 def cache_dir() -> Path:
     """Where trained models are cached between chapters: ``$DIFFUSION_EDU_CACHE`` or
     ~/.cache/diffusion_edu."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "diffusion_edu")
+    raw = os.environ.get(CACHE_ENV, "").strip()
+    path = Path(raw).expanduser() if raw else Path.home() / ".cache" / "diffusion_edu"
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"${CACHE_ENV}: expected a directory for the model cache, got {str(path)!r}, which is a file")
+    return path
 
 
 @dataclass(frozen=True)
@@ -103,8 +129,12 @@ BUDGETS: dict[str, Budget] = {
 def budget(name: str | None = None) -> Budget:
     """The compute budget: ``name``, else ``$DIFFUSION_EDU_BUDGET``, else gpu if :func:`device` is CUDA else cpu."""
     if name is None:
-        name = os.environ.get(BUDGET_ENV) or ("gpu" if device().type == "cuda" else "cpu")
-    check_choice("budget name" if name is None else "name", name, list(BUDGETS))
+        from_env = os.environ.get(BUDGET_ENV, "").strip()
+        if from_env:
+            check_choice(f"${BUDGET_ENV}", from_env, list(BUDGETS))
+            return BUDGETS[from_env]
+        return BUDGETS["gpu" if device().type == "cuda" else "cpu"]
+    check_choice("name", name, list(BUDGETS))
     return BUDGETS[name]
 
 

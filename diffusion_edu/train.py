@@ -1,5 +1,6 @@
 """The one training loop: AdamW, gradient clipping, an EMA of the weights, a progress bar, a
-non-finite-loss guard, and checkpoints that carry the model's config.
+non-finite guard that stops *before* a NaN reaches the weights, and (re-exported from
+:mod:`diffusion_edu.model_cache`) checkpoints that carry the model's config and the model cache.
 
 Every chapter trains through :func:`train`; what differs between models is only the
 ``loss_fn(model, batch) -> scalar`` and the batches.
@@ -12,18 +13,25 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from diffusion_edu._checks import check_int, check_positive
+from diffusion_edu._checks import check_callable, check_int, check_number, check_positive
 
 
-class NonFiniteLossError(FloatingPointError):
-    """Raised when the loss becomes NaN or inf; the message names the step."""
+class NonFiniteLossError(RuntimeError, FloatingPointError):
+    """The loss or a parameter's gradient became NaN or inf. Raised *before* the optimiser step, so the
+    weights and the EMA are the last good (finite) ones. Attributes: ``step``, ``tensor`` (``"loss"`` or
+    ``"gradient of <parameter name>"``) and ``result``, the :class:`TrainResult` so far (its ``model`` and
+    ``ema_model`` hold the last good weights, ``losses`` the finite losses before the failure)."""
+
+    def __init__(self, message: str, step: int | None = None, tensor: str | None = None,
+                 result: TrainResult | None = None) -> None:
+        super().__init__(message)
+        self.step, self.tensor, self.result = step, tensor, result
 
 
 class EMA:
@@ -34,9 +42,9 @@ class EMA:
     """
 
     def __init__(self, model: nn.Module, decay: float = 0.999) -> None:
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay: expected a value in [0, 1), got {decay}")
-        self.decay = decay
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        self.decay = check_number("decay", decay, low=0.0, high=1.0, high_open=True)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         self.updates = 0
 
@@ -60,7 +68,93 @@ class TrainResult:
     steps: int = 0
 
 
+
 Batches = Iterator[Any] | Callable[[int], Any]
+
+
+def _batch_source(batches: object) -> Callable[[int], Any]:
+    """``batches`` as a function ``step -> batch``; an exhausted iterator is a clear error."""
+    if callable(batches):
+        return batches
+    if not isinstance(batches, Iterator):
+        raise TypeError(f"batches: expected an iterator of batches or a function step -> batch, got "
+                        f"{type(batches).__name__} (wrap a list in iter(...))")
+
+    def next_batch(step: int) -> Any:
+        try:
+            return next(batches)
+        except StopIteration:
+            raise ValueError(f"batches: the iterator ran out after {step} batches, but steps asks for "
+                             "more; pass more batches, fewer steps, or a function step -> batch") from None
+
+    return next_batch
+
+
+def check_batch(batch: object, step: int) -> None:
+    """A batch must hold data: no ``None``, no tensor with zero samples (its mean loss would be NaN)."""
+    parts = batch if isinstance(batch, (tuple, list)) else (batch,)
+    if batch is None or not parts:
+        raise ValueError(f"batches: expected a batch at step {step}, got {batch!r}")
+    for part in parts:
+        if isinstance(part, torch.Tensor) and (part.numel() == 0 or (part.ndim > 0 and part.shape[0] == 0)):
+            raise ValueError(f"batches: expected a non-empty batch at step {step}, got a tensor of shape "
+                             f"{tuple(part.shape)}")
+
+
+def check_loss(loss: object, step: int, who: str = "loss_fn") -> torch.Tensor:
+    """The value of ``loss_fn``: a differentiable floating-point scalar tensor."""
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"{who}: expected a scalar tensor at step {step}, got {type(loss).__name__}")
+    if loss.numel() != 1:
+        raise ValueError(f"{who}: expected a scalar loss (one value) at step {step}, got shape "
+                         f"{tuple(loss.shape)}; reduce it, e.g. with .mean()")
+    if not loss.is_floating_point():
+        raise TypeError(f"{who}: expected a floating-point loss at step {step}, got dtype {loss.dtype}")
+    if not loss.requires_grad:
+        raise ValueError(f"{who}: expected a loss that depends on the model's trainable parameters at step "
+                         f"{step}, got one that does not require grad (computed under no_grad, or detached?)")
+    return loss.reshape(())
+
+
+def guard_gradients(model: nn.Module, loss: torch.Tensor, step: int, steps: int, result: TrainResult,
+                    foreach: bool | None = True, who: str = "") -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """After ``loss.backward()`` and before any optimiser step: one fused check (a multi-tensor norm of
+    every gradient, stacked with the loss, one device sync) that the loss and all gradients are finite.
+    Raises :class:`NonFiniteLossError` naming the step and the tensor, carrying ``result``. Returns the
+    gradients and their norms, for :func:`clip_gradients`."""
+    named = [(name, p.grad) for name, p in model.named_parameters() if p.grad is not None]
+    if not named:
+        raise ValueError(f"loss_fn: expected the loss to depend on the {who or 'model'}'s parameters at step "
+                         f"{step}, but no parameter received a gradient")
+    grads = [grad for _, grad in named]
+    if foreach is False:
+        norms = [torch.linalg.vector_norm(grad) for grad in grads]
+    else:
+        norms = list(torch._foreach_norm(grads))
+    values = torch.stack([loss.detach().float().to(norms[0].device), *(n.float() for n in norms)])
+    finite = torch.isfinite(values)
+    if not bool(finite.all()):
+        prefix = f"{who} " if who else ""
+        if not bool(finite[0]):
+            tensor, what = f"{prefix}loss", f"became {values[0].item()}"
+        else:
+            bad = int((~finite[1:]).nonzero()[0])
+            tensor = f"gradient of {prefix}parameter {named[bad][0]!r}"
+            what = f"is not finite (norm {values[bad + 1].item()})"
+        result.steps = len(result.losses)
+        raise NonFiniteLossError(
+            f"{tensor} {what} at step {step} (of {steps}); the optimiser step was skipped, so "
+            f"the model and its EMA keep the last good weights (error.result); try a lower learning rate or "
+            f"check loss_fn and its inputs", step=step, tensor=tensor, result=result)
+    return grads, norms
+
+
+def clip_gradients(grads: list[torch.Tensor], norms: list[torch.Tensor], max_norm: float) -> None:
+    """Scale the gradients so their total norm is at most ``max_norm`` (as ``clip_grad_norm_``, reusing the
+    norms :func:`guard_gradients` computed)."""
+    total = torch.linalg.vector_norm(torch.stack(norms))
+    scale = (max_norm / (total + 1e-6)).clamp(max=1.0)
+    torch._foreach_mul_(grads, scale)
 
 
 def train(
@@ -87,17 +181,31 @@ def train(
     ``foreach=True`` (the default here) uses multi-tensor kernels for AdamW and gradient clipping, which
     torch enables by default only on CUDA; with the multi-tensor EMA update they make a small MLP's CPU
     step ~20% faster (15 -> 12 ms on 2 cores; U-Net steps are compute-bound). ``None`` is torch's default.
-    Raises :class:`NonFiniteLossError` naming the step if the loss is NaN or inf.
+
+    Before every optimiser step the loss and every gradient are checked (one fused check): a NaN or inf
+    raises :class:`NonFiniteLossError` naming the step and the tensor, with the model and its EMA still
+    at the last good weights (``error.result``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("model: expected trainable parameters, got none that require grad")
+    check_callable("loss_fn", loss_fn, "loss_fn(model, batch)")
     check_int("steps", steps)
     check_positive("lr", lr)
+    check_number("weight_decay", weight_decay, low=0.0)
     if grad_clip is not None:
         check_positive("grad_clip", grad_clip)
-    next_batch: Callable[[int], Any] = batches if callable(batches) else (lambda _step: next(batches))
+    check_int("warmup_steps", warmup_steps, minimum=0)
+    if max_seconds is not None:
+        check_positive("max_seconds", max_seconds)
+    if foreach not in (True, False, None):
+        raise ValueError(f"foreach: expected True, False or None, got {foreach!r}")
+    ema = EMA(model, check_number("ema_decay", ema_decay, low=0.0, high=1.0, high_open=True))
+    next_batch = _batch_source(batches)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, foreach=foreach)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, foreach=foreach)
 
     def lr_factor(step: int) -> float:
         if step < warmup_steps:
@@ -108,100 +216,46 @@ def train(
         return 1.0
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    ema = EMA(model, ema_decay)
     result = TrainResult(model=model, ema_model=ema.model)
     model.train()
     start = time.perf_counter()
     bar = tqdm(range(steps), desc=description, disable=not progress, mininterval=0.5)
-    for step in bar:
-        loss = loss_fn(model, next_batch(step))
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"loss became {loss.item()} at step {step} (of {steps}); try a lower lr "
-                f"(got {lr:g}) or check the inputs of loss_fn"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip, foreach=foreach)
-        optimizer.step()
-        scheduler.step()
-        ema.update(model)
-        result.losses.append(loss.item())
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{result.losses[-1]:.4f}")
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    bar.close()
-    model.eval()
-    result.seconds = time.perf_counter() - start
-    result.steps = len(result.losses)
+    try:
+        for step in bar:
+            batch = next_batch(step)
+            check_batch(batch, step)
+            loss = check_loss(loss_fn(model, batch), step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grads, norms = guard_gradients(model, loss, step, steps, result, foreach)
+            if grad_clip is not None:
+                clip_gradients(grads, norms, grad_clip)
+            optimizer.step()
+            scheduler.step()
+            ema.update(model)
+            result.losses.append(loss.item())
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{result.losses[-1]:.4f}")
+            if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                break
+    except BaseException:
+        optimizer.zero_grad(set_to_none=True)  # no NaN gradient lingers on the returned model
+        raise
+    finally:
+        bar.close()
+        model.eval()
+        result.seconds = time.perf_counter() - start
+        result.steps = len(result.losses)
     return result
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, config: dict[str, Any], **extra: Any) -> None:
-    """Save weights together with the config that rebuilds the model (``type(model)(**config)``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # CPU tensors: a checkpoint written on a GPU loads on a machine without one
-    state_dict = {key: value.detach().cpu() for key, value in model.state_dict().items()}
-    payload = {"class": type(model).__name__, "config": dict(config), "state_dict": state_dict, **extra}
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint behind
+# checkpoints and the model cache live in diffusion_edu.model_cache; re-exported here, where they always were
+from diffusion_edu.model_cache import (  # noqa: E402
+    CorruptCheckpointError,
+    cached_model,
+    load_checkpoint,
+    save_checkpoint,
+)
 
-
-def cached_model(
-    name: str,
-    model_class: type[nn.Module],
-    config: dict[str, Any],
-    fit: Callable[[nn.Module], TrainResult],
-    recipe: dict[str, Any] | None = None,
-    version: int = 2,
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Train once, reuse everywhere: load ``name`` from the model cache, or build
-    ``model_class(**config)``, ``fit`` it, and cache its EMA weights.
-
-    Chapters that reuse an earlier chapter's model call this with the same arguments, so each
-    notebook still runs alone (it trains when the cache is empty) and a full book run trains
-    each model once. The file name holds the budget and a hash of the config and of ``recipe``
-    (the training settings: steps, lr, ...), so a GPU-budget, reconfigured or retrained model
-    never loads a stale one. The initial weights are seeded from ``recipe["seed"]`` (default 0) and the
-    caller's random state is left untouched, so a chapter draws the same numbers afterwards whether the model
-    was trained now or loaded, and a model does not depend on which chapter trained it first (version 2;
-    version 1 built the model from the caller's random state). Returns (model in eval mode, info)
-    where info holds ``seconds``, ``steps``, ``losses`` of the run that trained it.
-    """
-    import hashlib
-    import json
-
-    from diffusion_edu.runtime import budget, cache_dir
-
-    identity = json.dumps({"config": config, "recipe": recipe or {}}, sort_keys=True, default=str)
-    key = hashlib.sha1(identity.encode()).hexdigest()[:10]
-    path = cache_dir() / "models" / f"{name}-v{version}-{budget().name}-{key}.pt"
-    if path.exists():
-        try:
-            with torch.random.fork_rng(devices=[]):  # building the model draws initial weights: not from the caller
-                model, payload = load_checkpoint(path, model_class)
-            return model, {**payload.get("info", {}), "trained_now": False}
-        except Exception:  # truncated or stale file: retrain below
-            path.unlink(missing_ok=True)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int((recipe or {}).get("seed", 0)))
-        result = fit(model_class(**config))
-    info = {"seconds": result.seconds, "steps": result.steps, "losses": result.losses, "trained_now": True}
-    save_checkpoint(path, result.ema_model, config, info=info)
-    return result.ema_model.eval(), info
-
-
-def load_checkpoint(path: str | Path, model_class: type[nn.Module]) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild ``model_class(**config)`` from a checkpoint and load its weights; return (model, payload)."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    if payload.get("class") != model_class.__name__:
-        raise ValueError(
-            f"model_class: expected {payload.get('class')} (the class saved in {path}), got {model_class.__name__}"
-        )
-    model = model_class(**payload["config"])
-    model.load_state_dict(payload["state_dict"])
-    return model.eval(), payload
+__all__ = ["NonFiniteLossError", "EMA", "TrainResult", "train", "guard_gradients", "clip_gradients", "check_loss",
+           "check_batch", "save_checkpoint", "load_checkpoint", "cached_model", "CorruptCheckpointError"]
