@@ -201,3 +201,14 @@ def check_probability_vector(name: str, value: torch.Tensor) -> torch.Tensor:
             f"{name}: expected non-negative weights summing to 1, got sum {float(value.sum()):.6g}"
         )
     return value
+
+
+def check_real(name: str, value: object, nonnegative: bool = False) -> float | torch.Tensor:
+    """A finite number (returned as float) or a finite real tensor (integer ones promoted); with
+    ``nonnegative`` every value must be >= 0."""
+    if isinstance(value, torch.Tensor) and value.ndim > 0:
+        value = check_float_tensor(name, value, nonempty=False)
+        if nonnegative and bool(torch.any(value < 0)):
+            raise ValueError(f"{name}: expected values >= 0, got min {value.min().item():.4g}")
+        return value
+    return check_number(name, value, low=0.0 if nonnegative else None)

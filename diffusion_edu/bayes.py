@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import torch
 
-from diffusion_edu._checks import check_ndim, check_positive, check_tensor
+from diffusion_edu._checks import check_float_tensor, check_positive, check_real, check_tensor
 
 Number = float | torch.Tensor
 
 
 def _check_probability(name: str, value: Number) -> None:
-    tensor = torch.as_tensor(value)
-    if not bool(torch.all((tensor >= 0) & (tensor <= 1))):
+    if isinstance(value, torch.Tensor):
+        tensor = check_float_tensor(name, value, finite=False, nonempty=False)
+    else:
+        tensor = torch.tensor(check_real(name, value))
+    if not bool(torch.all((tensor >= 0) & (tensor <= 1))):  # NaN fails too
         raise ValueError(f"{name}: expected probabilities in [0, 1], got min {tensor.min().item():.4g}, "
                          f"max {tensor.max().item():.4g}")
 
@@ -24,7 +27,11 @@ def diagnostic_posterior(prevalence: Number, sensitivity: Number, specificity: N
         _check_probability(name, value)
     true_positive = sensitivity * prevalence
     false_positive = (1 - specificity) * (1 - prevalence)
-    return true_positive / (true_positive + false_positive)
+    evidence = true_positive + false_positive
+    if bool(torch.any(torch.as_tensor(evidence) == 0)):
+        raise ValueError("prevalence: P(positive test) is 0 for these values (no true and no false positives), "
+                         "so the posterior is undefined")
+    return true_positive / evidence
 
 
 def gaussian_posterior(
@@ -39,6 +46,8 @@ def gaussian_posterior(
     """
     check_positive("prior_var", prior_var)
     check_positive("noise_var", noise_var)
+    prior_mean, observation, scale = (check_real(name, v) for name, v in (
+        ("prior_mean", prior_mean), ("observation", observation), ("scale", scale)))
     precision = 1 / prior_var + scale**2 / noise_var
     var = 1 / precision
     mean = var * (prior_mean / prior_var + scale * observation / noise_var)
@@ -54,9 +63,10 @@ def sequential_gaussian_mean(
     ``observations`` (R, N): R independent streams of N observations. Returns the posterior
     means (R, N + 1) and variances (N + 1,) after 0, 1, ..., N observations.
     """
-    check_ndim("observations", observations, 2)
+    observations = check_float_tensor("observations", observations, ndim=2, nonempty=False)
     check_positive("prior_var", prior_var)
     check_positive("noise_var", noise_var)
+    check_real("prior_mean", prior_mean)
     streams, length = observations.shape
     means = [torch.full((streams,), float(prior_mean), dtype=observations.dtype)]
     variances = [torch.tensor(float(prior_var), dtype=observations.dtype)]
@@ -69,7 +79,7 @@ def sequential_gaussian_mean(
 
 def closed_form_posterior_var(n: torch.Tensor, prior_var: float, noise_var: float) -> torch.Tensor:
     """v_n = s^2 v0 / (s^2 + n v0): the posterior variance after n observations, in one shot."""
-    check_tensor("n", n)
+    n = check_real("n", check_tensor("n", n), nonnegative=True)
     check_positive("prior_var", prior_var)
     check_positive("noise_var", noise_var)
     return noise_var * prior_var / (noise_var + n * prior_var)

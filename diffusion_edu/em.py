@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from diffusion_edu._checks import check_choice, check_int, check_ndim, check_positive
+from diffusion_edu._checks import check_choice, check_float_tensor, check_int, check_number, check_positive
 
 COVARIANCE_TYPES = ("full", "diag")
 LOG_2PI = math.log(2.0 * math.pi)
@@ -23,6 +23,10 @@ LOG_2PI = math.log(2.0 * math.pi)
 def log_gaussian(x: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor, covariance_type: str) -> torch.Tensor:
     """log N(x_n; mu_bk, Sigma_bk) for x (N, D), means (B, K, D) and covariances (B, K, D, D) or
     (B, K, D). Returns (B, N, K)."""
+    x = check_float_tensor("x", x, ndim=2)
+    check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
+    if means.ndim != 3 or means.shape[-1] != x.shape[1]:
+        raise ValueError(f"means: expected shape (B, K, {x.shape[1]}), got {tuple(means.shape)}")
     d = x.shape[1]
     diff = x[None, None] - means[:, :, None]  # (B, K, N, D)
     if covariance_type == "diag":
@@ -69,11 +73,17 @@ def m_step(
 def kmeans_plus_plus(x: torch.Tensor, n_components: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """k-means++ seeding (Arthur and Vassilvitskii, 2007): each new centre is a data point drawn
     with probability proportional to its squared distance to the nearest centre so far. (K, D)."""
+    x = check_float_tensor("x", x, ndim=2)
+    check_int("n_components", n_components)
+    if x.shape[0] < n_components:
+        raise ValueError(f"x: expected at least n_components = {n_components} rows, got {x.shape[0]}")
     first = torch.randint(x.shape[0], (1,), generator=generator)
     centres = [x[first[0]]]
     nearest = (x - centres[0]).square().sum(-1)
     for _ in range(1, n_components):
-        index = torch.multinomial(nearest / nearest.sum(), 1, generator=generator)[0]
+        # every point already a centre (duplicates, e.g. identical points): draw uniformly instead of 0 / 0
+        weights = nearest / nearest.sum() if bool(nearest.sum() > 0) else torch.ones_like(nearest)
+        index = torch.multinomial(weights, 1, generator=generator)[0]
         centres.append(x[index])
         nearest = torch.minimum(nearest, (x - centres[-1]).square().sum(-1))
     return torch.stack(centres)
@@ -100,7 +110,7 @@ class MixtureFit:
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x_n) (N,)."""
-        check_ndim("x", x, 2)
+        x = self._check_x(x)
         log_joint = torch.log(self.weights) + log_gaussian(
             x.to(self.means.dtype), self.means[None], self.covariances[None], self.covariance_type
         )[0]
@@ -108,10 +118,16 @@ class MixtureFit:
 
     def responsibilities(self, x: torch.Tensor) -> torch.Tensor:
         """p(k | x_n) (N, K)."""
-        check_ndim("x", x, 2)
+        x = self._check_x(x)
         log_resp, _ = e_step(x.to(self.means.dtype), self.weights[None], self.means[None], self.covariances[None],
                              self.covariance_type)
         return log_resp[0].exp()
+
+    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_float_tensor("x", x, ndim=2, nonempty=False)
+        if x.shape[1] != self.means.shape[1]:
+            raise ValueError(f"x: expected shape (N, {self.means.shape[1]}), got {tuple(x.shape)}")
+        return x
 
     def full_covariances(self) -> torch.Tensor:
         """(K, D, D) whatever the covariance type."""
@@ -148,24 +164,44 @@ def fit_gmm(
     covariances) starts from given parameters instead of k-means++ (then ``n_init`` must be 1).
     EM never decreases the log-likelihood; a decrease beyond rounding raises ``RuntimeError``.
     """
-    check_ndim("x", x, 2)
+    x = check_float_tensor("x", x, ndim=2)
     check_int("n_components", n_components)
     check_choice("covariance_type", covariance_type, COVARIANCE_TYPES)
     check_int("max_iter", max_iter)
     check_positive("tol", tol)
     check_int("n_init", n_init)
-    if reg_covar < 0:
-        raise ValueError(f"reg_covar: expected a value >= 0, got {reg_covar}")
+    reg_covar = check_number("reg_covar", reg_covar, low=0.0)
     if x.shape[0] < n_components:
         raise ValueError(f"x: expected at least n_components = {n_components} rows, got {x.shape[0]}")
     x = x.detach().to(torch.float64)
     if init is not None:
         if n_init != 1:
             raise ValueError(f"n_init: expected 1 when init is given, got {n_init}")
-        weights, means, covariances = (t.detach().to(torch.float64)[None] for t in init)
+        weights, means, covariances = _check_init(init, n_components, x.shape[1], covariance_type)
     else:
         weights, means, covariances = initial_parameters(x, n_components, n_init, covariance_type, reg_covar,
                                                          generator)
+    try:
+        return _run_em(x, weights, means, covariances, covariance_type, max_iter, tol, reg_covar, keep_history)
+    except torch.linalg.LinAlgError as error:
+        raise ValueError(f"x: a covariance became singular (degenerate data such as identical or collinear points?) "
+                         f"with reg_covar = {reg_covar:g}; use reg_covar > 0 (e.g. 1e-6)") from error
+
+
+def _check_init(init: object, k: int, d: int, covariance_type: str) -> tuple[torch.Tensor, ...]:
+    if not isinstance(init, (tuple, list)) or len(init) != 3:
+        raise ValueError("init: expected a tuple (weights (K,), means (K, D), covariances)")
+    weights, means, covariances = (check_float_tensor(f"init[{i}]", t).detach().to(torch.float64)
+                                   for i, t in enumerate(init))
+    cov_shape = (k, d, d) if covariance_type == "full" else (k, d)
+    if weights.shape != (k,) or means.shape != (k, d) or covariances.shape != cov_shape:
+        raise ValueError(f"init: expected shapes ({k},), ({k}, {d}), {cov_shape}, got {tuple(weights.shape)}, "
+                         f"{tuple(means.shape)}, {tuple(covariances.shape)}")
+    return weights[None], means[None], covariances[None]
+
+
+def _run_em(x: torch.Tensor, weights: torch.Tensor, means: torch.Tensor, covariances: torch.Tensor,
+            covariance_type: str, max_iter: int, tol: float, reg_covar: float, keep_history: bool) -> MixtureFit:
     history = [(weights, means, covariances)] if keep_history else []
     log_resp, average = e_step(x, weights, means, covariances, covariance_type)
     trace = [average]

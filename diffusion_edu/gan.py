@@ -19,8 +19,17 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from diffusion_edu._checks import check_choice, check_int, check_ndim, check_positive, check_tensor
-from diffusion_edu.train import EMA, NonFiniteLossError, TrainResult
+from diffusion_edu._checks import (
+    check_callable,
+    check_choice,
+    check_float_tensor,
+    check_int,
+    check_number,
+    check_positive,
+    check_probability_vector,
+    check_same_shape,
+)
+from diffusion_edu.train import EMA, NonFiniteLossError, TrainResult, check_loss, guard_gradients  # noqa: F401 (re-export)
 
 GENERATOR_LOSSES = ("saturating", "non_saturating")
 
@@ -28,8 +37,8 @@ GENERATOR_LOSSES = ("saturating", "non_saturating")
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """-V(D, G) on a minibatch: -(mean log D(x) + mean log(1 - D(G(z)))). Minimising it is the
     ascent of note 003's discriminator step."""
-    check_ndim("real_logits", real_logits, 1)
-    check_ndim("fake_logits", fake_logits, 1)
+    real_logits = check_float_tensor("real_logits", real_logits, ndim=1)
+    fake_logits = check_float_tensor("fake_logits", fake_logits, ndim=1)
     return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
 
 
@@ -37,7 +46,7 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     """``saturating``: mean log(1 - D(G(z))), the minimax objective (note 003's generator step).
     ``non_saturating``: -mean log D(G(z)), the variant Goodfellow et al. recommend: same fixed
     point, but a strong gradient when D confidently rejects the fakes."""
-    check_ndim("fake_logits", fake_logits, 1)
+    fake_logits = check_float_tensor("fake_logits", fake_logits, ndim=1)
     check_choice("kind", kind, GENERATOR_LOSSES)
     if kind == "saturating":
         return F.logsigmoid(-fake_logits).mean()
@@ -45,20 +54,19 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
 
 
 def optimal_discriminator(p_data: torch.Tensor, p_model: torch.Tensor) -> torch.Tensor:
-    """D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise on densities (or probabilities)."""
-    check_tensor("p_data", p_data)
-    check_tensor("p_model", p_model)
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)), elementwise on densities (or probabilities).
+    Where both densities are 0 every D is optimal; D* = 1/2 there (no NaN)."""
+    p_data = check_float_tensor("p_data", p_data)
+    p_model = check_same_shape("p_model", check_float_tensor("p_model", p_model), "p_data", p_data)
     if bool((p_data < 0).any()) or bool((p_model < 0).any()):
         raise ValueError("p_data, p_model: expected non-negative densities, got a negative value")
-    return p_data / (p_data + p_model)
+    total = p_data + p_model
+    return torch.where(total > 0, p_data / torch.where(total > 0, total, 1.0), 0.5)
 
 
 def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """JSD(p || q) = KL(p || m)/2 + KL(q || m)/2, m = (p + q)/2, for probability vectors (nats)."""
-    check_ndim("p", p, 1)
-    check_ndim("q", q, 1)
-    if p.shape != q.shape:
-        raise ValueError(f"q: expected shape {tuple(p.shape)} (as p), got {tuple(q.shape)}")
+    p, q = _check_distributions(p, q)
     m = (p + q) / 2
     kl_pm = torch.where(p > 0, p * torch.log(p / m), torch.zeros_like(p)).sum()
     kl_qm = torch.where(q > 0, q * torch.log(q / m), torch.zeros_like(q)).sum()
@@ -67,9 +75,18 @@ def jensen_shannon(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 def generator_criterion(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """C(G) = V(D*, G) on a discrete space, computed directly from D*: sum p log D* + q log(1 - D*)."""
+    p, q = _check_distributions(p, q)
     d_star = optimal_discriminator(p, q)
     return (torch.where(p > 0, p * torch.log(d_star), torch.zeros_like(p))
             + torch.where(q > 0, q * torch.log1p(-d_star), torch.zeros_like(q))).sum()
+
+
+def _check_distributions(p: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two probability vectors of the same length."""
+    p, q = check_probability_vector("p", p), check_probability_vector("q", q)
+    if p.shape != q.shape:
+        raise ValueError(f"q: expected shape {tuple(p.shape)} (as p), got {tuple(q.shape)}")
+    return p, q
 
 
 @dataclass
@@ -117,6 +134,13 @@ def train_gan(
     check_choice("generator_kind", generator_kind, GENERATOR_LOSSES)
     check_positive("lr_generator", lr_generator)
     check_positive("lr_discriminator", lr_discriminator)
+    check_callable("real_batches", real_batches, "real_batches(i) -> tensor")
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+    for beta in betas:
+        check_number("betas", beta, low=0.0, high=1.0, high_open=True)
+    if max_seconds is not None:
+        check_positive("max_seconds", max_seconds)
 
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr_generator, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_discriminator, betas=betas)
@@ -128,10 +152,17 @@ def train_gan(
     def sample_noise(n: int) -> torch.Tensor:
         return torch.randn(n, latent_dim, generator=noise).to(device)
 
-    def check_finite(loss: torch.Tensor, who: str, step: int) -> None:
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"{who} loss became {loss.item()} at step {step} (of {steps}); "
-                                     f"try lower learning rates (got {lr_generator:g}, {lr_discriminator:g})")
+    def check_real(real: object, step: int) -> torch.Tensor:
+        if not isinstance(real, torch.Tensor) or real.ndim < 1 or len(real) == 0:
+            shape = tuple(real.shape) if isinstance(real, torch.Tensor) else type(real).__name__
+            raise ValueError(f"real_batches: expected a non-empty batch tensor at step {step}, got {shape}")
+        return check_float_tensor("real_batches", real).to(device)
+
+    def backward_checked(loss: torch.Tensor, module: nn.Module, who: str, step: int) -> None:
+        """Gradients of ``module`` from ``loss``, checked finite before its optimiser steps (NaN never lands)."""
+        check_loss(loss, step, f"{who} loss")
+        loss.backward()
+        guard_gradients(module, loss, step, steps, result, who=who)
 
     generator.train()
     discriminator.train()
@@ -139,21 +170,19 @@ def train_gan(
     bar = tqdm(range(steps), desc=description, disable=not progress, mininterval=0.5)
     for step in bar:
         for _ in range(k):  # k discriminator steps, each on fresh minibatches
-            real = real_batches(real_draws).to(device)
+            real = check_real(real_batches(real_draws), step)
             real_draws += 1
             with torch.no_grad():
                 fake = generator(sample_noise(len(real)))
             loss_d = discriminator_loss(discriminator(real), discriminator(fake))
-            check_finite(loss_d, "discriminator", step)
             opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
+            backward_checked(loss_d, discriminator, "discriminator", step)
             opt_d.step()
         # one generator step on a fresh noise minibatch; D's gradients are not used here
         fake = generator(sample_noise(len(real)))
         loss_g = generator_loss(discriminator(fake), generator_kind)
-        check_finite(loss_g, "generator", step)
         opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        backward_checked(loss_g, generator, "generator", step)
         opt_g.step()
         ema.update(generator)
         if callback is not None:
@@ -175,6 +204,8 @@ def train_gan(
 @torch.no_grad()
 def sample(generator: nn.Module, n: int, latent_dim: int, noise: torch.Generator | None = None) -> torch.Tensor:
     """n samples G(z), z ~ N(0, I)."""
+    if not isinstance(generator, nn.Module):
+        raise TypeError(f"generator: expected a torch.nn.Module, got {type(generator).__name__}")
     check_int("n", n)
     check_int("latent_dim", latent_dim)
     generator.eval()
@@ -204,14 +235,18 @@ def mode_coverage(
     deviations of it; a mode is covered when its count is >= ``min_fraction`` of the count the data
     distribution would give it (n * weight). Also reports the fraction of such "high-quality" samples.
     (The rule of Metz et al. 2017 / Srivastava et al. 2017 for the 2-D rings.)"""
-    check_ndim("samples", samples, 2)
-    check_ndim("means", means, 2)
+    samples = check_float_tensor("samples", samples, ndim=2)
+    means = check_float_tensor("means", means, ndim=2)
+    if means.shape[1] != samples.shape[1]:
+        raise ValueError(f"means: expected shape (K, {samples.shape[1]}) (as samples' dimension), got "
+                         f"{tuple(means.shape)}")
     check_positive("std", std)
     check_positive("n_std", n_std)
-    if not 0 < min_fraction <= 1:
-        raise ValueError(f"min_fraction: expected a value in (0, 1], got {min_fraction}")
+    min_fraction = check_number("min_fraction", min_fraction, low=0.0, high=1.0, low_open=True)
     k = means.shape[0]
-    weights = torch.full((k,), 1 / k) if weights is None else weights
+    weights = torch.full((k,), 1 / k) if weights is None else check_probability_vector("weights", weights)
+    if weights.shape != (k,):
+        raise ValueError(f"weights: expected shape ({k},) (one per mode), got {tuple(weights.shape)}")
     distances = torch.cdist(samples.float(), means.float())  # (N, K)
     nearest_distance, nearest = distances.min(1)
     close = nearest_distance <= n_std * std

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from diffusion_edu._checks import check_ndim, check_positive, check_tensor
+from diffusion_edu._checks import check_float_tensor, check_positive, check_real
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -14,9 +14,10 @@ Number = float | torch.Tensor
 
 
 def normal_log_pdf(x: torch.Tensor, mean: Number, std: Number) -> torch.Tensor:
-    """log N(x; mean, std^2), elementwise."""
-    check_tensor("x", x)
+    """log N(x; mean, std^2), elementwise. Integer ``x`` is promoted to the default float dtype."""
+    x = check_float_tensor("x", x, nonempty=False)
     check_positive("std", std)
+    mean = check_real("mean", mean)
     std_t = torch.as_tensor(std, dtype=x.dtype)
     return -0.5 * ((x - mean) / std_t) ** 2 - torch.log(std_t) - 0.5 * LOG_2PI
 
@@ -24,8 +25,9 @@ def normal_log_pdf(x: torch.Tensor, mean: Number, std: Number) -> torch.Tensor:
 def reparameterize(mean: Number, std: Number, noise: torch.Tensor) -> torch.Tensor:
     """x = mean + std * noise with noise ~ N(0, 1): a sample of N(mean, std^2) that is
     differentiable in (mean, std)."""
-    check_tensor("noise", noise)
+    noise = check_float_tensor("noise", noise, nonempty=False)
     check_positive("std", std)
+    mean = check_real("mean", mean)
     return mean + std * noise
 
 
@@ -33,6 +35,7 @@ def sum_of_independent(mean_1: Number, var_1: Number, mean_2: Number, var_2: Num
     """X + Y for independent X ~ N(mean_1, var_1), Y ~ N(mean_2, var_2): (mean_1 + mean_2, var_1 + var_2)."""
     check_positive("var_1", var_1)
     check_positive("var_2", var_2)
+    mean_1, mean_2 = check_real("mean_1", mean_1), check_real("mean_2", mean_2)
     return mean_1 + mean_2, var_1 + var_2
 
 
@@ -46,6 +49,7 @@ def product_of_densities(
     """
     check_positive("var_1", var_1)
     check_positive("var_2", var_2)
+    mean_1, mean_2 = check_real("mean_1", mean_1), check_real("mean_2", mean_2)
     var = var_1 * var_2 / (var_1 + var_2)
     mean = (mean_1 * var_2 + mean_2 * var_1) / (var_1 + var_2)
     total = var_1 + var_2
@@ -58,7 +62,7 @@ def product_of_densities(
 def fit_mle(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Closed-form maximum likelihood for a full-covariance Gaussian on (N, D) data:
     (sample mean (D,), biased sample covariance (D, D))."""
-    check_ndim("x", x, 2)
+    x = check_float_tensor("x", x, ndim=2, nonempty=False)
     if x.shape[0] < 2:
         raise ValueError(f"x: expected at least 2 rows, got {x.shape[0]}")
     mean = x.mean(0)

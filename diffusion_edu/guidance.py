@@ -17,34 +17,42 @@ chapter 13 corrects it).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 
-from diffusion_edu._checks import check_int, check_ndim, check_tensor
-from diffusion_edu.data import GaussianMixture
+from diffusion_edu._checks import (
+    INTEGER_DTYPES,
+    check_callable,
+    check_float_tensor,
+    check_int,
+    check_ndim,
+    check_number,
+    check_output,
+    check_same_shape,
+    check_steps,
+    check_tensor,
+)
+from diffusion_edu.data import GaussianMixture, check_mixture
 from diffusion_edu.ddpm import EpsModel
-from diffusion_edu.schedules import Schedule
+from diffusion_edu.schedules import Schedule, check_schedule
 
 ConditionalModel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 NoisyClassifier = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _check_scale(name: str, value: float) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}: expected a finite number >= 0, got {value}")
-    return float(value)
+    return check_number(name, value, low=0.0)
 
 
-def _check_labels(labels: torch.Tensor, n: int) -> torch.Tensor:
+def _check_labels(labels: torch.Tensor, n: int | None = None) -> torch.Tensor:
     check_tensor("labels", labels)
-    if labels.dtype not in (torch.int64, torch.int32) or labels.shape != (n,):
-        raise ValueError(f"labels: expected an integer tensor of shape ({n},), got {labels.dtype} "
-                         f"{tuple(labels.shape)}")
-    return labels
+    if labels.dtype not in INTEGER_DTYPES or labels.ndim != 1 or (n is not None and labels.shape != (n,)):
+        raise ValueError(f"labels: expected an integer tensor of shape ({'N' if n is None else n},), got "
+                         f"{labels.dtype} {tuple(labels.shape)}")
+    if labels.numel() and bool(torch.any(labels < 0)):
+        raise ValueError(f"labels: expected class indices >= 0, got min {int(labels.min())}")
+    return labels.long()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,10 +64,14 @@ def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor | float, g
                            scale: float) -> torch.Tensor:
     """Dhariwal & Nichol 2021, Algorithm 1: the reverse step N(mu, Sigma) times p(y | x)^s is, to first
     order, N(mu + s Sigma grad_x log p(y | x_t), Sigma). Only the mean moves; Sigma is unchanged."""
-    check_tensor("mean", mean)
-    if grad_log_prob.shape != mean.shape:
-        raise ValueError(f"grad_log_prob: expected shape {tuple(mean.shape)} (as mean), got "
-                         f"{tuple(grad_log_prob.shape)}")
+    mean = check_float_tensor("mean", mean)
+    check_same_shape("grad_log_prob", check_float_tensor("grad_log_prob", grad_log_prob), "mean", mean)
+    if isinstance(variance, torch.Tensor):
+        variance = check_float_tensor("variance", variance)
+        if bool(torch.any(variance < 0)):
+            raise ValueError("variance: expected values >= 0, got a negative one")
+    else:
+        variance = check_number("variance", variance, low=0.0)
     return mean + _check_scale("scale", scale) * variance * grad_log_prob
 
 
@@ -67,10 +79,12 @@ def classifier_guided_eps(eps: torch.Tensor, alpha_bar: torch.Tensor | float, gr
                           scale: float) -> torch.Tensor:
     """Dhariwal & Nichol 2021, Algorithm 2 (the DDIM form): since eps = -sqrt(1 - alpha_bar) score,
     adding s grad log p(y | x_t) to the score is eps_hat = eps - s sqrt(1 - alpha_bar) grad log p(y | x_t)."""
-    check_tensor("eps", eps)
-    if grad_log_prob.shape != eps.shape:
-        raise ValueError(f"grad_log_prob: expected shape {tuple(eps.shape)} (as eps), got "
-                         f"{tuple(grad_log_prob.shape)}")
+    eps = check_float_tensor("eps", eps)
+    check_same_shape("grad_log_prob", check_float_tensor("grad_log_prob", grad_log_prob), "eps", eps)
+    if not isinstance(alpha_bar, torch.Tensor):
+        alpha_bar = check_number("alpha_bar", alpha_bar, low=0.0, high=1.0)
+    elif not bool(torch.all((alpha_bar >= 0) & (alpha_bar <= 1))):  # NaN fails too
+        raise ValueError("alpha_bar: expected values in [0, 1], got values outside (or NaN)")
     alpha_bar = torch.as_tensor(alpha_bar, dtype=eps.dtype, device=eps.device)
     return eps - _check_scale("scale", scale) * (1 - alpha_bar).sqrt() * grad_log_prob
 
@@ -78,11 +92,8 @@ def classifier_guided_eps(eps: torch.Tensor, alpha_bar: torch.Tensor | float, gr
 def classifier_free_eps(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch.Tensor:
     """Classifier-free guidance (Ho & Salimans 2022) in the book's convention:
     eps_w = eps_uncond + w (eps_cond - eps_uncond); w = 0 unconditional, 1 conditional, > 1 guided."""
-    check_tensor("eps_uncond", eps_uncond)
-    check_tensor("eps_cond", eps_cond)
-    if eps_cond.shape != eps_uncond.shape:
-        raise ValueError(f"eps_cond: expected shape {tuple(eps_uncond.shape)} (as eps_uncond), got "
-                         f"{tuple(eps_cond.shape)}")
+    eps_uncond = check_float_tensor("eps_uncond", eps_uncond)
+    eps_cond = check_same_shape("eps_cond", check_float_tensor("eps_cond", eps_cond), "eps_uncond", eps_uncond)
     return eps_uncond + _check_scale("w", w) * (eps_cond - eps_uncond)
 
 
@@ -90,11 +101,18 @@ def classifier_log_prob_grad(classifier: NoisyClassifier, x: torch.Tensor, t: to
                              labels: torch.Tensor) -> torch.Tensor:
     """grad_x log p_phi(y | x_t, t) of a noisy classifier returning logits (N, K), by autograd.
     Works inside ``torch.no_grad()`` (the samplers run there)."""
-    check_tensor("x", x)
+    check_callable("classifier", classifier, "classifier(x, t)")
+    x = check_float_tensor("x", x, min_ndim=1)
     labels = _check_labels(labels, x.shape[0])
     with torch.enable_grad():
         x_in = x.detach().requires_grad_(True)
-        log_probs = torch.log_softmax(classifier(x_in, t), dim=-1)  # (N, K)
+        logits = classifier(x_in, t)
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != x.shape[0]:
+            shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+            raise ValueError(f"classifier: expected classifier(x, t) to return logits ({x.shape[0]}, K), got {shape}")
+        if labels.numel() and int(labels.max()) >= logits.shape[1]:
+            raise ValueError(f"labels: expected class indices < K = {logits.shape[1]}, got {int(labels.max())}")
+        log_probs = torch.log_softmax(logits, dim=-1)  # (N, K)
         selected = log_probs.gather(1, labels[:, None].to(log_probs.device)).sum()
         (grad,) = torch.autograd.grad(selected, x_in)
     return grad.detach()
@@ -107,7 +125,8 @@ def classifier_log_prob_grad(classifier: NoisyClassifier, x: torch.Tensor, t: to
 
 def conditioned(model: ConditionalModel, labels: torch.Tensor) -> EpsModel:
     """Fix the labels of ``model(x, t, labels)``: the EpsModel x, t -> model(x, t, labels)."""
-    check_tensor("labels", labels)
+    check_callable("model", model, "model(x, t, labels)")
+    _check_labels(labels)
 
     def eps_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return model(x, t, _check_labels(labels, x.shape[0]).to(x.device))
@@ -118,9 +137,10 @@ def conditioned(model: ConditionalModel, labels: torch.Tensor) -> EpsModel:
 def classifier_free_model(model: ConditionalModel, labels: torch.Tensor, w: float, null_label: int) -> EpsModel:
     """The guided EpsModel of a model trained with label dropout: one forward pass on the batch
     doubled as [labels, null], combined by :func:`classifier_free_eps`. ``w = 1`` skips the null half."""
+    check_callable("model", model, "model(x, t, labels)")
     w = _check_scale("w", w)
     check_int("null_label", null_label, minimum=0)
-    check_tensor("labels", labels)
+    _check_labels(labels)
 
     def eps_model(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         y = _check_labels(labels, x.shape[0]).to(x.device)
@@ -139,11 +159,15 @@ def classifier_guided_model(eps_model: EpsModel, classifier: NoisyClassifier, la
                             schedule: Schedule, scale: float) -> EpsModel:
     """Classifier guidance as an EpsModel (Dhariwal & Nichol 2021, Algorithm 2): an unconditional
     ``eps_model`` plus ``scale`` times the gradient of a noisy classifier's log p(y | x_t, t)."""
+    check_callable("eps_model", eps_model, "eps_model(x, t)")
+    check_callable("classifier", classifier, "classifier(x, t)")
+    check_schedule(schedule)
     scale = _check_scale("scale", scale)
-    check_tensor("labels", labels)
+    _check_labels(labels)
 
     def guided(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        eps = eps_model(x, t)
+        t = check_steps("t", t, schedule.T, x.shape[0])
+        eps = check_output("eps_model", eps_model(x, t), x, "eps_model(x, t)")
         if scale == 0.0:
             return eps
         grad = classifier_log_prob_grad(classifier, x, t, labels.to(x.device))
@@ -160,10 +184,8 @@ def classifier_guided_model(eps_model: EpsModel, classifier: NoisyClassifier, la
 
 def class_mixture(mixture: GaussianMixture, component_classes: torch.Tensor, label: int) -> GaussianMixture:
     """p(x | y): the components whose class is ``label``, their weights renormalised."""
-    check_ndim("component_classes", component_classes, 1)
-    if len(component_classes) != mixture.n_components:
-        raise ValueError(f"component_classes: expected {mixture.n_components} entries (one per component), "
-                         f"got {len(component_classes)}")
+    component_classes = _check_classes(mixture, component_classes)
+    check_int("label", label, minimum=0)
     keep = component_classes == label
     if not bool(keep.any()):
         raise ValueError(f"label: expected one of {sorted(set(component_classes.tolist()))}, got {label}")
@@ -175,17 +197,34 @@ def class_posterior(mixture: GaussianMixture, component_classes: torch.Tensor, x
                     scale: float | torch.Tensor = 1.0, noise_std: float | torch.Tensor = 0.0) -> torch.Tensor:
     """The exact noisy classifier p(y | x_t) (N, n_classes): responsibilities summed over each class's
     components (x_t = scale x_0 + noise_std z)."""
-    check_ndim("component_classes", component_classes, 1)
+    component_classes = _check_classes(mixture, component_classes)
     resp = mixture.responsibilities(x, scale, noise_std)  # (N, K)
     n_classes = int(component_classes.max()) + 1
     one_hot = torch.nn.functional.one_hot(component_classes, n_classes).to(resp.dtype)  # (K, C)
     return resp @ one_hot
 
 
+def _check_classes(mixture: GaussianMixture, component_classes: torch.Tensor) -> torch.Tensor:
+    """The class of each mixture component: a 1-D integer tensor of non-negative labels, one per component."""
+    check_mixture(mixture)
+    check_ndim("component_classes", component_classes, 1)
+    if component_classes.dtype not in INTEGER_DTYPES:
+        raise ValueError(f"component_classes: expected an integer tensor of labels, got {component_classes.dtype}")
+    if len(component_classes) != mixture.n_components:
+        raise ValueError(f"component_classes: expected {mixture.n_components} entries (one per component), "
+                         f"got {len(component_classes)}")
+    if bool(torch.any(component_classes < 0)):
+        raise ValueError(f"component_classes: expected labels >= 0, got min {int(component_classes.min())}")
+    return component_classes.long()
+
+
 def exact_classifier(mixture: GaussianMixture, component_classes: torch.Tensor, schedule: Schedule) -> NoisyClassifier:
     """The exact noisy classifier as logits log p(y | x_t, t), for :func:`classifier_guided_model`."""
+    component_classes = _check_classes(mixture, component_classes)
+    check_schedule(schedule)
 
     def classifier(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        t = check_steps("t", t, schedule.T, x.shape[0] if isinstance(x, torch.Tensor) and x.ndim else None)
         # the mixture lives on the CPU: compute there (x.cpu() keeps the gradient) and answer on x's device
         alpha_bar = schedule.alpha_bar[t.cpu()].to(x.dtype)
         probs = class_posterior(mixture, component_classes, x.cpu(), alpha_bar.sqrt(), (1 - alpha_bar).sqrt())

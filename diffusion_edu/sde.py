@@ -16,8 +16,18 @@ from dataclasses import dataclass
 
 import torch
 
-from diffusion_edu._checks import check_choice, check_int, check_positive, check_tensor
-from diffusion_edu.data import GaussianMixture
+from diffusion_edu._checks import (
+    check_callable,
+    check_choice,
+    check_finite_result,
+    check_float_tensor,
+    check_int,
+    check_number,
+    check_output,
+    check_positive,
+    check_same_shape,
+)
+from diffusion_edu.data import GaussianMixture, check_mixture
 
 ScoreFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 SDECallback = Callable[[float, torch.Tensor], None]
@@ -79,6 +89,8 @@ class VPSDE:
     def __post_init__(self) -> None:
         check_positive("beta_min", self.beta_min)
         check_positive("beta_max", self.beta_max)
+        if self.beta_max < self.beta_min:
+            raise ValueError(f"beta_max: expected a value >= beta_min = {self.beta_min}, got {self.beta_max}")
         check_int("n_discrete", self.n_discrete)
 
     def beta(self, t: torch.Tensor) -> torch.Tensor:
@@ -121,14 +133,27 @@ def _check_sde(sde: object) -> SDE:
     return sde
 
 
+def _check_times(t: torch.Tensor, n: int) -> torch.Tensor:
+    """Continuous times (N,) in [0, 1]; integer tensors are promoted."""
+    t = check_float_tensor("t", t, nonempty=False)
+    if t.shape != (n,):
+        raise ValueError(f"t: expected shape ({n},), got {tuple(t.shape)}")
+    if not bool(torch.all((t >= 0) & (t <= 1))):
+        raise ValueError(f"t: expected times in [0, 1], got [{float(t.min()):.4g}, {float(t.max()):.4g}]")
+    return t
+
+
+def _score_at(score: ScoreFn, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """score(x, t), checked to have x's shape (never broadcast)."""
+    return check_output("score", score(x, t), x, "score(x, t)")
+
+
 def perturb(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, sde: SDE) -> torch.Tensor:
     """Sample the perturbation kernel: x_t = marginal_scale(t) x_0 + marginal_std(t) z."""
-    check_tensor("x0", x0)
-    check_tensor("t", t)
-    if t.shape != (x0.shape[0],):
-        raise ValueError(f"t: expected shape ({x0.shape[0]},), got {tuple(t.shape)}")
-    if noise.shape != x0.shape:
-        raise ValueError(f"noise: expected shape {tuple(x0.shape)} (as x0), got {tuple(noise.shape)}")
+    x0 = check_float_tensor("x0", x0, min_ndim=1)
+    t = _check_times(t, x0.shape[0])
+    noise = check_same_shape("noise", check_float_tensor("noise", noise), "x0", x0)
+    _check_sde(sde)
     return _expand(sde.marginal_scale(t), x0) * x0 + _expand(sde.marginal_std(t), x0) * noise
 
 
@@ -136,19 +161,26 @@ def dsm_loss(score: ScoreFn, x0: torch.Tensor, sde: SDE, generator: torch.Genera
              t_min: float = 1e-3) -> torch.Tensor:
     """Denoising score matching with lambda(t) = std(t)^2 (note 002 eq. 5, Song et al. 2021 eq. 7):
     E_t E_{x_0} E_z |std(t) score(x_t, t) + z|^2 / D, t ~ U(t_min, 1)."""
+    check_callable("score", score, "score(x, t)")
+    x0 = check_float_tensor("x0", x0, min_ndim=1)
+    _check_sde(sde)
+    t_min = _check_t_min(t_min)
     t = (torch.rand(x0.shape[0], generator=generator) * (1 - t_min) + t_min).to(x0.device)
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)
     x_t = perturb(x0, t, noise, sde).to(x0.dtype)
     std = _expand(sde.marginal_std(t), x0)
-    return (std * score(x_t, t) + noise).square().mean()
+    return (std * _score_at(score, x_t, t) + noise).square().mean()
 
 
 def exact_score(mixture: GaussianMixture, sde: SDE) -> ScoreFn:
     """grad log p_t for data from ``mixture``: the mixture scaled by marginal_scale(t) plus
     N(0, marginal_std(t)^2 I), in closed form. The oracle every sampler is measured against."""
+    check_mixture(mixture)
     _check_sde(sde)
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        x = check_float_tensor("x", x, min_ndim=1)
+        t = _check_times(t, x.shape[0])
         scale, std = sde.marginal_scale(t).float().cpu(), sde.marginal_std(t).float().cpu()
         return mixture.score(x.float().cpu(), scale, std).to(x.device, x.dtype)
 
@@ -157,6 +189,8 @@ def exact_score(mixture: GaussianMixture, sde: SDE) -> ScoreFn:
 
 def net_score(net: torch.nn.Module, sde: SDE) -> ScoreFn:
     """A score network ``net(x, t, std)`` (:mod:`diffusion_edu.nets.score`) as a score function."""
+    if not isinstance(net, torch.nn.Module):
+        raise TypeError(f"net: expected a torch.nn.Module score network net(x, t, std), got {type(net).__name__}")
     _check_sde(sde)
     dtype = next(net.parameters()).dtype
 
@@ -168,7 +202,9 @@ def net_score(net: torch.nn.Module, sde: SDE) -> ScoreFn:
 
 def prior_sample(sde: SDE, shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
     """x(1) ~ N(0, prior_std^2 I): note 002 eq. 8 for the VE SDE (data negligible when sigma is large)."""
-    return torch.randn(shape, generator=generator) * _check_sde(sde).prior_std()
+    if isinstance(shape, int) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise ValueError(f"shape: expected a tuple of non-negative ints, got {shape!r}")
+    return torch.randn(tuple(shape), generator=generator) * _check_sde(sde).prior_std()
 
 
 GRIDS = ("uniform", "geometric")
@@ -179,18 +215,24 @@ def time_grid(n_steps: int, t_min: float = 1e-3, spacing: str = "uniform") -> li
     (constant ratio, small steps near t_min where the score of a sharp density is stiff)."""
     check_int("n_steps", n_steps)
     check_choice("spacing", spacing, GRIDS)
-    if not isinstance(t_min, float) or not 0 < t_min < 1:
-        raise ValueError(f"t_min: expected a float in (0, 1), got {t_min!r}")
+    t_min = _check_t_min(t_min)
     if spacing == "uniform":
         return torch.linspace(1.0, t_min, n_steps + 1, dtype=torch.float64).tolist()
     return torch.logspace(0.0, math.log10(t_min), n_steps + 1, dtype=torch.float64).tolist()
 
 
-def _check_sampler_inputs(score: object, x: object, sde: object) -> None:
-    if not callable(score):
-        raise TypeError(f"score: expected a callable score(x, t), got {type(score).__name__}")
-    check_tensor("x", x)
+def _check_t_min(t_min: object) -> float:
+    if isinstance(t_min, bool) or not isinstance(t_min, float) or not 0 < t_min < 1:
+        raise ValueError(f"t_min: expected a float in (0, 1), got {t_min!r}")
+    return t_min
+
+
+def _check_sampler_inputs(score: object, x: object, sde: object, callback: object = None) -> torch.Tensor:
+    check_callable("score", score, "score(x, t)")
     _check_sde(sde)
+    if callback is not None:
+        check_callable("callback", callback, "callback(t, x)")
+    return check_float_tensor("x", x, min_ndim=1)
 
 
 def _reverse_sde_step(score: ScoreFn, x: torch.Tensor, t: float, dt: float, sde: SDE) -> torch.Tensor:
@@ -198,7 +240,7 @@ def _reverse_sde_step(score: ScoreFn, x: torch.Tensor, t: float, dt: float, sde:
     x - [f(x, t) - g(t)^2 score(x, t)] dt."""
     t_vec = torch.full((x.shape[0],), t, dtype=torch.float64, device=x.device)
     g = _expand(sde.diffusion(t_vec), x)
-    return x - (sde.drift(x, t_vec) - g**2 * score(x, t_vec.to(x.dtype))) * dt
+    return x - (sde.drift(x, t_vec) - g**2 * _score_at(score, x, t_vec.to(x.dtype))) * dt
 
 
 def _predictor_step(score: ScoreFn, x: torch.Tensor, t: float, dt: float, sde: SDE,
@@ -220,14 +262,14 @@ def euler_maruyama(
     """Euler-Maruyama on the reverse SDE dx = [f - g^2 score] dt + g dw_bar (Song et al. 2021 eq. 6;
     note 002 eq. 11): ``n_steps`` steps of size dt = (1 - t_min) / n_steps from t = 1 to t_min,
     x <- x - [f - g^2 score] dt + g sqrt(dt) z, with no noise at the last step. One score call per step."""
-    _check_sampler_inputs(score, x, sde)
+    x = _check_sampler_inputs(score, x, sde, callback)
     grid = time_grid(n_steps, t_min, spacing)
     for i, (t, t_next) in enumerate(zip(grid[:-1], grid[1:], strict=True)):
         dt = t - t_next
         x = _predictor_step(score, x, t, dt, sde, generator, last=i == n_steps - 1)
         if callback is not None:
             callback(t_next, x)
-    return x
+    return check_finite_result("score", x, "the score(x, t) calls")
 
 
 @torch.no_grad()
@@ -237,15 +279,19 @@ def langevin_correct(
 ) -> torch.Tensor:
     """The corrector of Song et al. 2021 Algorithms 4-5: ``n_steps`` Langevin steps at fixed t with
     step eps = 2 alpha (snr |z| / |score|)^2, norms averaged over the batch, so each step's drift
-    eps |score| is ``snr`` times the noise sqrt(2 eps) |z| (with alpha = 1)."""
+    eps |score| is ``snr`` times the noise sqrt(2 eps) |z| (with alpha = 1). A zero score moves nothing."""
+    x = _check_sampler_inputs(score, x, sde)
+    t = check_number("t", t, low=0.0, high=1.0)
+    check_positive("snr", snr)
+    check_int("n_steps", n_steps, minimum=0)
     t_vec = torch.full((x.shape[0],), t, dtype=torch.float64, device=x.device)
     alpha = float(sde.langevin_alpha(t_vec[:1]))
     for _ in range(n_steps):
-        grad = score(x, t_vec.to(x.dtype))
+        grad = _score_at(score, x, t_vec.to(x.dtype))
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         grad_norm = grad.flatten(1).norm(dim=1).mean()
         noise_norm = noise.flatten(1).norm(dim=1).mean()
-        step = 2 * alpha * (snr * noise_norm / grad_norm) ** 2
+        step = torch.where(grad_norm > 0, 2 * alpha * (snr * noise_norm / grad_norm) ** 2, 0.0)
         x = x + step * grad + (2 * step).sqrt() * noise
     return x
 
@@ -260,7 +306,7 @@ def predictor_corrector(
     corrector): at each time, ``corrector_steps`` Langevin corrections of x at that t (signal-to-noise
     rule ``snr``), then one Euler-Maruyama predictor step to the next time, no noise at the last step.
     Score calls: n_steps * (1 + corrector_steps)."""
-    _check_sampler_inputs(score, x, sde)
+    x = _check_sampler_inputs(score, x, sde, callback)
     check_positive("snr", snr)
     check_int("corrector_steps", corrector_steps)
     grid = time_grid(n_steps, t_min, spacing)
@@ -270,14 +316,19 @@ def predictor_corrector(
         x = _predictor_step(score, x, t, dt, sde, generator, last=i == n_steps - 1)
         if callback is not None:
             callback(t_next, x)
-    return x
+    return check_finite_result("score", x, "the score(x, t) calls")
 
 
 def ode_velocity(score: ScoreFn, x: torch.Tensor, t: float, sde: SDE) -> torch.Tensor:
     """The probability-flow ODE's velocity dx/dt = f(x, t) - g(t)^2 score(x, t) / 2 (Song et al. 2021 eq. 13)."""
+    x = _check_sampler_inputs(score, x, sde)
+    return _velocity(score, x, check_number("t", t, low=0.0, high=1.0), sde)
+
+
+def _velocity(score: ScoreFn, x: torch.Tensor, t: float, sde: SDE) -> torch.Tensor:
     t_vec = torch.full((x.shape[0],), t, dtype=torch.float64, device=x.device)
     g = _expand(sde.diffusion(t_vec), x)
-    return sde.drift(x, t_vec) - 0.5 * g**2 * score(x, t_vec.to(x.dtype))
+    return sde.drift(x, t_vec) - 0.5 * g**2 * _score_at(score, x, t_vec.to(x.dtype))
 
 
 METHODS = ("euler", "heun", "rk4")
@@ -307,14 +358,14 @@ def probability_flow(
     from t = 1 to t_min with ``n_steps`` fixed steps of ``method`` (euler: 1 score call per step,
     heun: 2, rk4: 4; the paper uses an adaptive RK45, fixed steps make the cost known).
     Deterministic: ``generator`` is unused and kept for the common signature."""
-    _check_sampler_inputs(score, x, sde)
+    x = _check_sampler_inputs(score, x, sde, callback)
     check_choice("method", method, METHODS)
     grid = time_grid(n_steps, t_min, spacing)
     for t, t_next in zip(grid[:-1], grid[1:], strict=True):
-        x = _ode_step(lambda y, s: ode_velocity(score, y, s, sde), x, t, t_next - t, method)
+        x = _ode_step(lambda y, s: _velocity(score, y, s, sde), x, t, t_next - t, method)
         if callback is not None:
             callback(t_next, x)
-    return x
+    return check_finite_result("score", x, "the score(x, t) calls")
 
 
 SAMPLERS = {"euler_maruyama": euler_maruyama, "predictor_corrector": predictor_corrector,
@@ -340,17 +391,18 @@ def log_likelihood(
     2021 appendix D.2): integrate d/dt [x, log p] = [v(x, t), -div v(x, t)] from t_min to 1, then
     log p_{t_min}(x0) = log p_1(x(1)) + int_{t_min}^1 div v dt. The divergence is exact (autograd,
     fine for low dimensions). ``prior_log_prob`` defaults to N(0, prior_std^2 I)."""
-    if not callable(score):
-        raise TypeError(f"score: expected a callable score(x, t), got {type(score).__name__}")
-    check_tensor("x0", x0)
+    check_callable("score", score, "score(x, t)")
+    x0 = check_float_tensor("x0", x0, min_ndim=1)
     _check_sde(sde)
     check_choice("method", method, METHODS)
+    if prior_log_prob is not None:
+        check_callable("prior_log_prob", prior_log_prob, "prior_log_prob(x)")
     grid = time_grid(n_steps, t_min, spacing)[::-1]  # t_min -> 1
 
     def augmented(state: torch.Tensor, t: float) -> torch.Tensor:
         with torch.enable_grad():
             y = state[:, :-1].detach().requires_grad_(True)
-            velocity = ode_velocity(score, y, t, sde)
+            velocity = _velocity(score, y, t, sde)
             div = _divergence(velocity, y)
         return torch.cat([velocity.detach(), div.detach()[:, None]], dim=1)
 
@@ -364,4 +416,7 @@ def log_likelihood(
         prior = -0.5 * (x1 / std).square().sum(1) - dim * math.log(std) - 0.5 * dim * math.log(2 * math.pi)
     else:
         prior = prior_log_prob(x1)
-    return prior + integral
+        if not isinstance(prior, torch.Tensor) or prior.shape != integral.shape:
+            raise ValueError(f"prior_log_prob: expected prior_log_prob(x) to return shape {tuple(integral.shape)}, "
+                             f"got {tuple(prior.shape) if isinstance(prior, torch.Tensor) else type(prior).__name__}")
+    return check_finite_result("score", prior + integral, "the score(x, t) calls")

@@ -18,17 +18,32 @@ from typing import Any
 import torch
 from torch import nn
 
-from diffusion_edu._checks import check_int, check_positive, check_tensor
+from diffusion_edu._checks import check_float_tensor, check_int, check_number, check_output, check_positive
 from diffusion_edu.nets.autoencoder import DigitAutoencoder, DigitVAE
 
 LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _check_same_shape(name: str, value: torch.Tensor, other_name: str, other: torch.Tensor) -> None:
-    check_tensor(name, value)
-    check_tensor(other_name, other)
+    """Both finite real tensors (integer ones promoted) of the same shape."""
+    other = check_float_tensor(other_name, other)
+    value = check_float_tensor(name, value)
     if value.shape != other.shape:
         raise ValueError(f"{name}: expected shape {tuple(other.shape)} (as {other_name}), got {tuple(value.shape)}")
+
+
+def _check_vae(model: object, name: str = "model") -> None:
+    if not (isinstance(model, nn.Module) and hasattr(model, "encode") and hasattr(model, "decode")):
+        raise TypeError(f"{name}: expected a VAE module with encode and decode (e.g. DigitVAE), got "
+                        f"{type(model).__name__}")
+
+
+def _check_images(images: torch.Tensor) -> torch.Tensor:
+    """A batch of 8x8 digit images (N, 1, 8, 8), finite; integer tensors are promoted."""
+    images = check_float_tensor("images", images)
+    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 8, 8):
+        raise ValueError(f"images: expected shape (N, 1, 8, 8), got {tuple(images.shape)}")
+    return images
 
 
 def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -39,6 +54,7 @@ def kl_to_standard_normal(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Te
     _check_same_shape("log_var", log_var, "mean", mean)
     if mean.ndim != 2:
         raise ValueError(f"mean: expected a 2-D tensor (N, L), got shape {tuple(mean.shape)}")
+    mean, log_var = check_float_tensor("mean", mean), check_float_tensor("log_var", log_var)
     return 0.5 * (log_var.exp() + mean.square() - 1.0 - log_var).sum(1)
 
 
@@ -46,6 +62,7 @@ def gaussian_nll(images: torch.Tensor, decoded: torch.Tensor, decoder_var: float
     """-log N(x; f(z), c I) per image: |x - f(z)|^2 / (2c) + (D/2) log(2 pi c). (N, ...) -> (N,)."""
     _check_same_shape("decoded", decoded, "images", images)
     check_positive("decoder_var", decoder_var)
+    images, decoded = check_float_tensor("images", images, min_ndim=1), check_float_tensor("decoded", decoded)
     n_pixels = images[0].numel()
     squared_error = (images - decoded).flatten(1).square().sum(1)  # (N,)
     return squared_error / (2 * decoder_var) + 0.5 * n_pixels * (LOG_2PI + math.log(decoder_var))
@@ -55,6 +72,8 @@ def reparameterize(mean: torch.Tensor, log_var: torch.Tensor, noise: torch.Tenso
     """z = mean + exp(log_var / 2) * noise, noise ~ N(0, I): a sample of q(z|x) differentiable in (mean, log_var)."""
     _check_same_shape("log_var", log_var, "mean", mean)
     _check_same_shape("noise", noise, "mean", mean)
+    mean, log_var, noise = (check_float_tensor(n, v) for n, v in (("mean", mean), ("log_var", log_var),
+                                                                  ("noise", noise)))
     return mean + (0.5 * log_var).exp() * noise
 
 
@@ -63,7 +82,9 @@ def elbo_terms(
 ) -> dict[str, torch.Tensor]:
     """One-sample estimates per image (N,): ``reconstruction`` = -log p(x|z), ``kl``, and ``elbo``
     = -(reconstruction + kl), a lower bound on log p(x) in nats."""
-    check_tensor("images", images)
+    _check_vae(model)
+    images = _check_images(images)
+    check_positive("decoder_var", decoder_var)
     mean, log_var = model.encode(images)  # (N, L) each
     noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
     latents = reparameterize(mean, log_var, noise)
@@ -77,8 +98,7 @@ def vae_loss(decoder_var: float, beta: float = 1.0) -> Callable[[nn.Module, torc
     reconstruction + beta * KL, per pixel. beta = 1 is minus the ELBO; beta > 1 is the beta-VAE
     (Higgins et al. 2017)."""
     check_positive("decoder_var", decoder_var)
-    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or beta < 0:
-        raise ValueError(f"beta: expected a number >= 0, got {beta!r}")
+    beta = check_number("beta", beta, low=0.0)
 
     def loss_fn(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
         terms = elbo_terms(model, images, decoder_var)
@@ -89,13 +109,16 @@ def vae_loss(decoder_var: float, beta: float = 1.0) -> Callable[[nn.Module, torc
 
 def autoencoder_loss(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Mean squared reconstruction error of a deterministic autoencoder."""
-    check_tensor("images", images)
-    return (model(images) - images).square().mean()
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    images = check_float_tensor("images", images, min_ndim=1)
+    return (check_output("model", model(images), images, "model(images)") - images).square().mean()
 
 
 @torch.no_grad()
 def sample(model: DigitVAE, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """n images (n, 1, 8, 8): decoder means f(z) at z ~ N(0, I), the prior."""
+    _check_vae(model)
     check_int("n", n)
     latents = torch.randn(n, model.latent_dim, generator=generator)
     return model.decode(latents.to(next(model.parameters()).device))
@@ -104,7 +127,10 @@ def sample(model: DigitVAE, n: int, generator: torch.Generator | None = None) ->
 @torch.no_grad()
 def reconstruction_error(model: nn.Module, images: torch.Tensor) -> float:
     """Mean squared error per pixel of model(images) (the VAE decodes its posterior mean)."""
-    return float((model(images) - images).square().mean())
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    images = check_float_tensor("images", images, min_ndim=1)
+    return float((check_output("model", model(images), images, "model(images)") - images).square().mean())
 
 
 def digit_batches(batch_size: int, generator: torch.Generator) -> Callable[[int], torch.Tensor]:

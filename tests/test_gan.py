@@ -70,9 +70,27 @@ def test_non_finite_loss_raises():
     def bad_batches(_i):
         return torch.full((8, 2), float("nan"))
 
-    with pytest.raises(NonFiniteLossError, match="step 0"):
+    with pytest.raises(ValueError, match="real_batches: expected a non-empty batch|real_batches: expected finite"):
         gan.train_gan(MLPGenerator(width=8), MLPDiscriminator(width=8), bad_batches, latent_dim=2, steps=3,
                       progress=False)
+
+    class NaNGradient(torch.nn.Module):  # finite outputs, NaN gradient: sqrt(|w - w|) at 0
+        def __init__(self):
+            super().__init__()
+            self.inner = MLPDiscriminator(width=8)
+
+        def forward(self, x):
+            w = self.inner.net[0].weight
+            return self.inner(x) + torch.sqrt((w - w.detach()).abs().sum())
+
+    discriminator = NaNGradient()
+    before = [p.detach().clone() for p in discriminator.parameters()]
+    with pytest.raises(NonFiniteLossError, match="step 0") as error:
+        gan.train_gan(MLPGenerator(width=8), discriminator, lambda i: torch.randn(8, 2), latent_dim=2, steps=3,
+                      progress=False)
+    assert "gradient of discriminator parameter" in str(error.value)
+    for a, b in zip(before, discriminator.parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_mode_coverage_rule():
