@@ -212,3 +212,17 @@ def check_real(name: str, value: object, nonnegative: bool = False) -> float | t
             raise ValueError(f"{name}: expected values >= 0, got min {value.min().item():.4g}")
         return value
     return check_number(name, value, low=0.0 if nonnegative else None)
+
+
+def check_sizes(minimum: int = 1, **sizes: object) -> None:
+    """Constructor sizes (widths, depths, dimensions): each an int >= ``minimum``."""
+    for name, value in sizes.items():
+        check_int(name, value, minimum)
+
+
+def check_even(name: str, value: object) -> int:
+    """An even size >= 2 (sin/cos feature pairs: an odd size would silently drop a feature)."""
+    value = check_int(name, value, minimum=2)
+    if value % 2:
+        raise ValueError(f"{name}: expected an even number (sin and cos features come in pairs), got {value}")
+    return value

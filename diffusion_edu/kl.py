@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from diffusion_edu._checks import check_callable, check_float_tensor, check_int, check_positive, check_real
+from diffusion_edu._checks import check_callable, check_float_tensor, check_positive, check_real
 
 Number = float | torch.Tensor
 

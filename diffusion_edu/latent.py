@@ -15,29 +15,43 @@ import torch
 from torch import nn
 
 from diffusion_edu import ddim, ddpm
-from diffusion_edu._checks import check_int, check_ndim, check_positive, check_tensor
+from diffusion_edu._checks import check_float_tensor, check_int, check_positive, check_probability
 from diffusion_edu.guidance import classifier_free_model
-from diffusion_edu.schedules import Schedule, make_schedule
+from diffusion_edu.schedules import Schedule, check_schedule, make_schedule
+
+
+def _check_module(name: str, value: object, *methods: str) -> nn.Module:
+    if not isinstance(value, nn.Module) or any(not hasattr(value, m) for m in methods):
+        need = f" with {', '.join(methods)}" if methods else ""
+        raise TypeError(f"{name}: expected a torch.nn.Module{need}, got {type(value).__name__}")
+    return value
 
 
 @torch.no_grad()
 def encode(vae: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Posterior means of q(z | x): (N, 1, 8, 8) -> (N, L). The mean, not a sample: the latent
     diffusion model learns the distribution of codes the decoder knows best."""
-    check_tensor("images", images)
+    _check_module("vae", vae, "encode", "decode")
+    images = check_float_tensor("images", images, min_ndim=1)
     return vae.encode(images)[0]
 
 
 def latent_scale(latents: torch.Tensor) -> float:
     """1 / (overall standard deviation of the latents): multiply by it to get unit-variance data."""
-    check_ndim("latents", latents, 2)
-    return float(1.0 / latents.std())
+    latents = check_float_tensor("latents", latents, ndim=2)
+    if latents.numel() < 2:
+        raise ValueError(f"latents: expected at least 2 values to measure a spread, got shape {tuple(latents.shape)}")
+    std = float(latents.std())
+    if not std > 0:
+        raise ValueError("latents: expected latents that vary (standard deviation > 0), got all equal values")
+    return 1.0 / std
 
 
 @torch.no_grad()
 def decode(vae: nn.Module, scaled_latents: torch.Tensor, scale: float) -> torch.Tensor:
     """Undo the scaling and decode: (N, L) -> images (N, 1, 8, 8), clamped to [-1, 1]."""
-    check_ndim("scaled_latents", scaled_latents, 2)
+    _check_module("vae", vae, "encode", "decode")
+    scaled_latents = check_float_tensor("scaled_latents", scaled_latents, ndim=2)
     check_positive("scale", scale)
     return vae.decode((scaled_latents / scale).to(next(vae.parameters()).device)).clamp(-1, 1)
 
@@ -48,7 +62,14 @@ def sample(model: nn.Module, vae: nn.Module, scale: float, labels: torch.Tensor,
            null_label: int = 10) -> torch.Tensor:
     """Latent DDIM with classifier-free guidance ``w`` (book convention), then decode: (N,) labels ->
     images (N, 1, 8, 8)."""
+    _check_module("model", model, "latent_dim")
+    _check_module("vae", vae, "encode", "decode")
+    check_positive("scale", scale)
+    check_schedule(schedule)
     check_int("num_steps", num_steps)
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or len(labels) < 1:
+        got = tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels: expected a non-empty 1-D integer tensor of digit classes, got {got}")
     latent_dim = model.latent_dim
     # drawn on the CPU (a CPU generator cannot draw on a GPU), so a seed gives the same latents everywhere
     z_T = torch.randn(len(labels), latent_dim, generator=generator).to(next(model.parameters()).device)
@@ -59,6 +80,9 @@ def sample(model: nn.Module, vae: nn.Module, scale: float, labels: torch.Tensor,
 
 def latent_eps_loss(schedule: Schedule, label_dropout: float, null_label: int, generator: torch.Generator):
     """``loss_fn(model, (z_0, labels))``: L_simple in latent space with labels dropped to the null label."""
+    check_schedule(schedule)
+    check_probability("label_dropout", label_dropout)
+    check_int("null_label", null_label, minimum=0)
 
     def loss_fn(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         z_0, labels = batch

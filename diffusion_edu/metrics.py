@@ -11,15 +11,16 @@ distance in its feature space (FID's recipe with an 8x8 classifier instead of In
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
 
-from diffusion_edu._checks import check_int, check_ndim, check_tensor
+from diffusion_edu._checks import INTEGER_DTYPES, check_float_tensor, check_int, check_ndim, check_positive
 from diffusion_edu.data import load_digits
+from diffusion_edu.model_cache import atomic_save
 from diffusion_edu.nets.classifier import DigitClassifier
 from diffusion_edu.runtime import CACHE_ENV, cache_dir
 
@@ -35,9 +36,9 @@ def _check_points(name: str, x: torch.Tensor) -> torch.Tensor:
     check_ndim(name, x, 2)
     if x.shape[0] < 2:
         raise ValueError(f"{name}: expected at least 2 points, got {x.shape[0]}")
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
-    return x.detach().float().cpu()
+    if x.shape[1] < 1:
+        raise ValueError(f"{name}: expected at least one coordinate per point, got shape {tuple(x.shape)}")
+    return check_float_tensor(name, x).detach().float().cpu()
 
 
 def sliced_wasserstein(
@@ -49,6 +50,7 @@ def sliced_wasserstein(
     if x.shape[1] != y.shape[1]:
         raise ValueError(f"y: expected dimension {x.shape[1]} (as x), got {y.shape[1]}")
     check_int("n_projections", n_projections)
+    check_int("seed", seed, minimum=0)
     generator = torch.Generator().manual_seed(seed)
     directions = torch.randn(x.shape[1], n_projections, generator=generator)
     directions = directions / directions.norm(dim=0, keepdim=True)
@@ -61,6 +63,12 @@ def sliced_wasserstein(
 def mmd(x: torch.Tensor, y: torch.Tensor, bandwidths: tuple[float, ...] = (0.1, 0.3, 1.0)) -> float:
     """Unbiased squared MMD with a sum of RBF kernels exp(-|a - b|^2 / (2 h^2))."""
     x, y = _check_points("x", x).double(), _check_points("y", y).double()
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"y: expected dimension {x.shape[1]} (as x), got {y.shape[1]}")
+    if not isinstance(bandwidths, (tuple, list)) or not bandwidths:
+        raise ValueError(f"bandwidths: expected a non-empty tuple of kernel widths, got {bandwidths!r}")
+    for h in bandwidths:
+        check_positive("bandwidths", h)
 
     def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         sq = torch.cdist(a, b) ** 2
@@ -147,36 +155,50 @@ def digit_classifier() -> DigitClassifier:
             model = DigitClassifier()
             model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             return model.eval().requires_grad_(False)
-        except Exception:  # a truncated or foreign file: rebuild it below
-            path.unlink(missing_ok=True)
+        except Exception as error:  # a truncated or foreign file: rebuilt below, atomically replaced
+            warnings.warn(f"model cache: rebuilding {path.name}: not a readable classifier ({type(error).__name__})",
+                          RuntimeWarning, stacklevel=2)
     with torch.enable_grad():  # callers such as digit_features run under no_grad
         model = _train_digit_classifier()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
+    atomic_save(model.state_dict(), path)  # a unique temporary file per writer, then os.replace
     return model
 
 
-def _check_images(name: str, images: torch.Tensor) -> torch.Tensor:
-    check_tensor(name, images)
+PIXEL_SLACK = 1.5  # samples may overshoot [-1, 1] a little (they are clamped); beyond this it is another range
+
+
+def _check_images(name: str, images: torch.Tensor, minimum: int = 1) -> torch.Tensor:
+    """Digit images (N, 1, 8, 8) in the data's range [-1, 1] (background -1), N >= ``minimum``, finite.
+    Pixels within [-1.5, 1.5] are clamped to [-1, 1]; images in [0, 1], [0, 16] or [0, 255] are an error
+    (map them with 2 x - 1, x / 8 - 1, x / 127.5 - 1), never a silently clamped, meaningless score."""
+    images = check_float_tensor(name, images, nonempty=False)
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 8, 8):
         raise ValueError(f"{name}: expected shape (N, 1, 8, 8), got {tuple(images.shape)}")
-    if not bool(torch.isfinite(images).all()):
-        raise ValueError(f"{name}: expected finite values, got NaN or inf")
+    if images.shape[0] < minimum:
+        raise ValueError(f"{name}: expected at least {minimum} image(s), got {images.shape[0]}")
+    low, high = float(images.min()), float(images.max())
+    if low < -PIXEL_SLACK or high > PIXEL_SLACK or low >= 0:
+        raise ValueError(f"{name}: expected pixels in [-1, 1] with the background at -1 (the digits' range), got "
+                         f"[{low:.4g}, {high:.4g}]; map [0, 1] with 2 x - 1, [0, 16] with x / 8 - 1")
     return images.detach().float().cpu().clamp(-1, 1)
 
 
 @torch.no_grad()
 def digit_features(images: torch.Tensor) -> torch.Tensor:
-    return digit_classifier().features(_check_images("images", images)).double()
+    """The classifier's 128-D features of digit images (N, 1, 8, 8) in [-1, 1]: (N, 128) float64."""
+    images = _check_images("images", images)  # before the classifier (which may need training)
+    return digit_classifier().features(images).double()
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
     """|mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^{1/2}) between Gaussians fitted to two feature sets."""
-    check_ndim("features_a", features_a, 2)
-    check_ndim("features_b", features_b, 2)
-    a, b = features_a.double(), features_b.double()
+    a = check_float_tensor("features_a", features_a, ndim=2, nonempty=False).double()
+    b = check_float_tensor("features_b", features_b, ndim=2, nonempty=False).double()
+    for name, value in (("features_a", a), ("features_b", b)):
+        if value.shape[0] < 2:
+            raise ValueError(f"{name}: expected at least 2 rows (a covariance needs two samples), got {value.shape[0]}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"features_b: expected {a.shape[1]} features per row (as features_a), got {b.shape[1]}")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
     # Tr (S_a S_b)^{1/2} = sum of sqrt eigenvalues of S_a^{1/2} S_b S_a^{1/2} (symmetric PSD)
@@ -189,14 +211,21 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 @torch.no_grad()
 def digit_confidence(images: torch.Tensor) -> float:
     """Mean max-softmax probability of the classifier: do samples look like *some* digit?"""
-    logits = digit_classifier()(_check_images("images", images))
+    images = _check_images("images", images)
+    logits = digit_classifier()(images)
     return float(torch.softmax(logits, dim=1).max(dim=1).values.mean())
 
 
 @torch.no_grad()
 def digit_accuracy(images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of images the classifier assigns to ``labels`` (class-conditional samples)."""
-    logits = digit_classifier()(_check_images("images", images))
+    images = _check_images("images", images)
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in INTEGER_DTYPES or labels.shape != (len(images),):
+        got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels: expected an integer tensor of shape ({len(images)},) (one per image), got {got}")
+    if bool(torch.any((labels < 0) | (labels > 9))):
+        raise ValueError(f"labels: expected digit classes in [0, 9], got [{int(labels.min())}, {int(labels.max())}]")
+    logits = digit_classifier()(images)
     return float((logits.argmax(1) == labels.cpu()).float().mean())
 
 
@@ -216,7 +245,9 @@ def digit_floor() -> dict[str, float]:
 
 
 def evaluate_digits(samples: torch.Tensor) -> dict[str, Report]:
-    """Fréchet distance to the training digits and mean confidence, each next to its real-data floor."""
+    """Fréchet distance to the training digits and mean confidence, each next to its real-data floor.
+    ``samples``: at least 2 images (N, 1, 8, 8) in [-1, 1], checked before anything is trained."""
+    samples = _check_images("samples", samples, minimum=2)
     floor = digit_floor()
     return {
         "frechet": Report("digit Fréchet distance", frechet_distance(digit_features(samples), _train_features()),

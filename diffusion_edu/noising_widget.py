@@ -46,7 +46,7 @@ from matplotlib.figure import Figure
 
 from diffusion_edu import data
 from diffusion_edu._checks import check_choice, check_int
-from diffusion_edu.schedules import SCHEDULES, Schedule, make_schedule
+from diffusion_edu.schedules import SCHEDULES, Schedule, check_schedule, make_schedule
 
 DIGIT_SOURCES = ("digit 0", "digit 3", "digit 7")
 SOURCES = (*DIGIT_SOURCES, "8 Gaussians", "swiss roll")
@@ -73,6 +73,7 @@ def source(name: str, seed: int = 0) -> Source:
 
     The noise is drawn once: sliding t moves the *same* draws, so the frames form a continuous path."""
     check_choice("name", name, SOURCES)
+    check_int("seed", seed, minimum=0)
     generator = torch.Generator().manual_seed(seed)
     if name.startswith("digit"):
         digits = data.load_digits()
@@ -86,6 +87,7 @@ def source(name: str, seed: int = 0) -> Source:
 
 def alpha_bar_at(schedule: Schedule, t: int) -> float:
     """alpha_bar_t with the paper's t in 0..T (alpha_bar_0 = 1: x_0 itself)."""
+    check_schedule(schedule)
     check_int("t", t, minimum=0)
     if t > schedule.T:
         raise ValueError(f"t: expected a step in [0, {schedule.T}], got {t}")
@@ -94,6 +96,8 @@ def alpha_bar_at(schedule: Schedule, t: int) -> float:
 
 def noised(src: Source, schedule: Schedule, t: int) -> torch.Tensor:
     """x_t for every noise draw of ``src``: (N_NOISE_DRAWS, 1, 8, 8) for a digit, (N, 2) for points."""
+    if not isinstance(src, Source):
+        raise TypeError(f"src: expected a Source (noising_widget.source(name)), got {type(src).__name__}")
     alpha_bar = alpha_bar_at(schedule, t)
     return math.sqrt(alpha_bar) * src.x0 + math.sqrt(1.0 - alpha_bar) * src.noise
 
@@ -126,6 +130,9 @@ def draw_state(ax_x: Axes, ax_hist: Axes, src: Source, schedule: Schedule, t: in
 
 def draw_curves(ax: Axes, schedule: Schedule, t: int | None = None) -> Axes:
     """alpha_bar(t) (left axis) and log10 SNR(t) (right axis) over t = 1..T, with t marked."""
+    check_schedule(schedule)
+    if t is not None:
+        alpha_bar_at(schedule, t)  # t in 0..T
     steps = torch.arange(1, schedule.T + 1)
     ax.plot(steps.numpy(), schedule.alpha_bar.numpy(), color="tab:blue", lw=1.5)
     ax.set_ylabel("alpha_bar(t)", color="tab:blue", fontsize=8)
@@ -160,6 +167,10 @@ def live(T: int = 1000, t: int = 250, source_name: str = "digit 3", schedule_nam
 
     check_choice("source_name", source_name, SOURCES)
     check_choice("schedule_name", schedule_name, list(SCHEDULES))
+    check_int("T", T)
+    check_int("t", t, minimum=0)
+    if t > T:
+        raise ValueError(f"t: expected a step in [0, {T}], got {t}")
     source_menu = widgets.Dropdown(options=list(SOURCES), value=source_name, description="data")
     schedule_buttons = widgets.ToggleButtons(options=list(SCHEDULES), value=schedule_name, description="schedule")
     t_slider = widgets.IntSlider(min=0, max=T, step=1, value=t, description="t", continuous_update=True)
@@ -259,6 +270,11 @@ def frames(sources: Sequence[str] = SOURCES, schedules: Sequence[str] = ("linear
            n_frames: int = 26, dpi: int = 90) -> dict:
     """Everything the static widget embeds: the t grid, per (schedule, source) one PNG per t, per
     schedule the curve image and its axes geometry, and alpha_bar and SNR at each t."""
+    check_int("dpi", dpi)
+    if isinstance(sources, str) or isinstance(schedules, str):
+        raise TypeError("sources, schedules: expected lists of names, got a bare string (pass [name])")
+    if not sources or not schedules:
+        raise ValueError("sources, schedules: expected at least one name each, got an empty list")
     for name in sources:
         check_choice("sources", name, SOURCES)
     for name in schedules:
@@ -337,7 +353,7 @@ def static_html(sources: Sequence[str] = SOURCES, schedules: Sequence[str] = ("l
     """The self-contained HTML of the kernel-free widget (see the module docstring for its hooks)."""
     payload = frames(sources, schedules, T, n_frames, dpi)
     n = len(payload["t"])
-    start = n // 4 if start_index is None else start_index
+    start = n // 4 if start_index is None else check_int("start_index", start_index, minimum=0)
     if not 0 <= start < n:
         raise ValueError(f"start_index: expected an index in [0, {n - 1}], got {start}")
     options = "".join(f'<option value="{name}">{name}</option>' for name in sources)

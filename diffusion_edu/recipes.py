@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from diffusion_edu import data, ddpm
-from diffusion_edu._checks import check_choice
+from diffusion_edu._checks import check_choice, check_int, check_optional_int, check_probability
 from diffusion_edu.nets.mlp import TimeMLP
 from diffusion_edu.nets.unet import UNet
 from diffusion_edu.runtime import budget, device
@@ -27,11 +27,19 @@ from diffusion_edu.train import TrainResult, cached_model, train
 STEPS_2D: dict[str, tuple[int, int]] = {"eight_gaussians": (2000, 512), "moons": (1000, 256), "swiss_roll": (1500, 256)}
 
 
+def _check_recipe_args(schedule: str, T: int, cpu_steps: int | None, seed: int) -> None:  # noqa: N803
+    check_choice("schedule", schedule, ["linear", "cosine"])
+    check_int("T", T)
+    check_optional_int("cpu_steps", cpu_steps)
+    check_int("seed", seed, minimum=0)
+
+
 def ddpm_2d(dataset: str, schedule: str = "linear", T: int = 1000, cpu_steps: int | None = None,
             seed: int = 0, progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """An eps-prediction :class:`TimeMLP` trained with L_simple on fresh samples of ``dataset``
     (steps and batch from :data:`STEPS_2D` unless ``cpu_steps`` is given)."""
     check_choice("dataset", dataset, data.DATASETS_2D)
+    _check_recipe_args(schedule, T, cpu_steps, seed)
     default_steps, batch_size = STEPS_2D[dataset]
     config = {"dim": 2, "width": 128, "depth": 3}
     recipe = {"dataset": dataset, "schedule": schedule, "T": T, "steps": budget().steps(cpu_steps or default_steps),
@@ -64,6 +72,9 @@ def digit_unet(schedule: str = "linear", T: int = 1000, conditional: bool = Fals
     on the CPU: on 2 cores a step costs ~60 ms at c = 16 and ~110 ms at c = 32, and at equal seconds the small
     network trained longer wins (60 s, DDIM-50: FD 22.0 at c = 16, 27.5 at c = 32, 54.4 at c = 8; the
     ``unet_width`` benchmark). 700 steps (~40 s) reach FD ~22-25 with chapter 9's sampler, 2.4-2.7x the floor."""
+    _check_recipe_args(schedule, T, cpu_steps, seed)
+    check_optional_int("channels", channels)
+    check_probability("label_dropout", label_dropout)
     channels = channels or budget().digit_channels
     config = {"in_channels": 1, "channels": channels, "num_classes": 10 if conditional else 0}
     recipe = {"schedule": schedule, "T": T, "steps": budget().steps(cpu_steps), "batch": 128, "lr": 2e-3,

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from diffusion_edu import data, ddpm
+from diffusion_edu._checks import check_int, check_positive, check_probability
 from diffusion_edu.nets.dit import DiT
 from diffusion_edu.nets.noisy_classifier import NoisyDigitClassifier
 from diffusion_edu.runtime import budget, device
@@ -44,6 +45,8 @@ def noisy_classifier_loss(schedule, generator: torch.Generator):
 def noisy_digit_classifier(cpu_steps: int = 400, seed: int = 0,
                            progress: bool = True) -> tuple[nn.Module, dict[str, Any]]:
     """A :class:`NoisyDigitClassifier` trained on noised training digits (linear schedule, T = 1000)."""
+    check_int("cpu_steps", cpu_steps)
+    check_int("seed", seed, minimum=0)
     config = {"channels": 16, "num_classes": 10}
     recipe = {"schedule": "linear", "T": 1000, "steps": budget().steps(cpu_steps), "batch": 128, "lr": 2e-3,
               "seed": seed}
@@ -82,6 +85,10 @@ def digit_dit(cpu_steps: int = 700, lr: float = 1.5e-2, label_dropout: float = 0
     training broke down at 3e-2 (~140); 1.5e-2 keeps a margin below that cliff. At D = 32 (the CPU budget),
     700 steps: ~32 at 1.5e-2 and ~29 at 2.5e-2, but 2.5e-2 was worse at w = 3 (77 vs 62), so 1.5e-2 stays.
     Warm-up 100 steps, cosine decay, EMA 0.995."""
+    check_int("cpu_steps", cpu_steps)
+    check_positive("lr", lr)
+    check_probability("label_dropout", label_dropout)
+    check_int("seed", seed, minimum=0)
     config = dit_config()
     recipe = {"schedule": "linear", "T": 1000, "steps": budget().steps(cpu_steps), "batch": 128, "lr": lr,
               "label_dropout": label_dropout, "seed": seed}

@@ -16,12 +16,12 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from diffusion_edu._checks import check_int, check_ndim
+from diffusion_edu._checks import check_callable, check_float_tensor, check_int, check_positive
 
 
 def sample_grid(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax: Axes | None = None) -> Figure:
     """Images (N, 1, H, W) in [-1, 1] tiled into a grid of ``nrow`` columns."""
-    check_ndim("images", images, 4)
+    images = check_float_tensor("images", images, ndim=4)
     check_int("nrow", nrow)
     images = images.detach().cpu().clamp(-1, 1)
     n, _, h, w = images.shape
@@ -44,8 +44,11 @@ def scatter_vs_data(
     samples: torch.Tensor, data: torch.Tensor, title: str | None = None, ax: Axes | None = None, lim: float = 3.0
 ) -> Axes:
     """2-D samples (orange) over the data (grey), on equal axes."""
-    check_ndim("samples", samples, 2)
-    check_ndim("data", data, 2)
+    for name, value in (("samples", samples), ("data", data)):
+        value = check_float_tensor(name, value, ndim=2, nonempty=False)
+        if value.shape[1] != 2:
+            raise ValueError(f"{name}: expected 2-D points of shape (N, 2), got {tuple(value.shape)}")
+    check_positive("lim", lim)
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     data, samples = data.detach().cpu(), samples.detach().cpu()
@@ -61,7 +64,11 @@ def scatter_vs_data(
 
 def animate(fig: Figure, update: Callable[[int], object], n_frames: int, interval_ms: int = 200) -> HTML:
     """A kernel-free animation: ``update(i)`` redraws frame i; returns the HTML slider player."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig: expected a matplotlib Figure, got {type(fig).__name__}")
+    check_callable("update", update, "update(i)")
     check_int("n_frames", n_frames)
+    check_int("interval_ms", interval_ms)
     matplotlib.rcParams["animation.embed_limit"] = 50.0  # MB
     animation = FuncAnimation(fig, update, frames=n_frames, interval=interval_ms, blit=False)
     html = animation.to_jshtml(default_mode="once")
@@ -71,6 +78,10 @@ def animate(fig: Figure, update: Callable[[int], object], n_frames: int, interva
 
 def line_plot(xs: Sequence[float], ys_by_label: dict[str, Sequence[float]], xlabel: str, ylabel: str,
               ax: Axes | None = None, logy: bool = False) -> Axes:
+    """One line per label over ``xs``; every ys must have len(xs) values."""
+    for label, ys in ys_by_label.items():
+        if len(ys) != len(xs):
+            raise ValueError(f"ys_by_label: expected {len(xs)} values for {label!r} (as xs), got {len(ys)}")
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.2))
     for label, ys in ys_by_label.items():

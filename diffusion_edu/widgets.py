@@ -11,6 +11,7 @@ import torch
 from IPython.display import HTML, display
 from matplotlib.axes import Axes
 
+from diffusion_edu._checks import check_callable, check_int, check_number, check_positive
 from diffusion_edu.gaussian import normal_log_pdf, reparameterize
 from diffusion_edu.viz import animate
 
@@ -21,6 +22,13 @@ def live_plot(
     """Redraw ``draw(ax, **values)`` whenever a slider moves. ``sliders``: name -> (min, max, step, value)."""
     import ipywidgets as widgets
 
+    check_callable("draw", draw, "draw(ax, **values)")
+    for name, spec in sliders.items():
+        if not isinstance(spec, (tuple, list)) or len(spec) != 4:
+            raise ValueError(f"{name}: expected a slider (min, max, step, value), got {spec!r}")
+        lo, hi, step, value = (check_number(name, v) for v in spec)
+        if not (lo < hi and 0 < step and lo <= value <= hi):
+            raise ValueError(f"{name}: expected min < max, step > 0 and min <= value <= max, got {spec!r}")
     controls = {
         name: widgets.FloatSlider(min=lo, max=hi, step=step, value=value, description=name, continuous_update=True)
         for name, (lo, hi, step, value) in sliders.items()
@@ -43,6 +51,8 @@ def live_plot(
 def draw_gaussian(ax: Axes, mu: float, sigma: float, noise: torch.Tensor) -> None:
     """The density N(mu, sigma^2) and a histogram of mu + sigma * z for *fixed* z: moving the
     sliders moves the same points, which is the reparameterisation x = mu + sigma z."""
+    mu = check_number("mu", mu)
+    check_positive("sigma", sigma)
     grid = torch.linspace(-6, 6, 400)
     samples = reparameterize(mu, sigma, noise)
     ax.hist(samples.numpy(), bins=60, range=(-6, 6), density=True, color="0.8", label="mu + sigma z")
@@ -56,6 +66,7 @@ def draw_gaussian(ax: Axes, mu: float, sigma: float, noise: torch.Tensor) -> Non
 
 def gaussian_explorer(seed: int = 0):
     """Live: sliders for mu and sigma."""
+    check_int("seed", seed, minimum=0)
     noise = torch.randn(4000, generator=torch.Generator().manual_seed(seed))
     return live_plot(lambda ax, mu, sigma: draw_gaussian(ax, mu, sigma, noise),
                      mu=(-3.0, 3.0, 0.1, 0.0), sigma=(0.3, 3.0, 0.05, 1.0))
@@ -63,6 +74,8 @@ def gaussian_explorer(seed: int = 0):
 
 def gaussian_explorer_static(seed: int = 0, n_frames: int = 24) -> HTML:
     """Kernel-free: frames that move mu from -2 to 2, then shrink sigma from 2 to 0.4."""
+    check_int("seed", seed, minimum=0)
+    check_int("n_frames", n_frames, minimum=4)
     noise = torch.randn(4000, generator=torch.Generator().manual_seed(seed))
     half = n_frames // 2
     path = [(-2 + 4 * i / (half - 1), 1.0) for i in range(half)]

@@ -37,7 +37,7 @@ def test_metric_input_errors():
         metrics.sliced_wasserstein(torch.zeros(5, 2), torch.zeros(5, 3))
     with pytest.raises(ValueError, match="x: expected finite values"):
         metrics.mmd(torch.full((5, 2), float("nan")), torch.zeros(5, 2))
-    with pytest.raises(ValueError, match=r"images: expected shape \(N, 1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"samples: expected shape \(N, 1, 8, 8\)"):
         metrics.evaluate_digits(torch.zeros(5, 8, 8))
 
 

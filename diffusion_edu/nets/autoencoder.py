@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from diffusion_edu._checks import check_sizes
+
 N_PIXELS = 64
 
 
@@ -27,6 +29,7 @@ class DigitAutoencoder(nn.Module):
 
     def __init__(self, latent_dim: int = 2, width: int = 256) -> None:
         super().__init__()
+        check_sizes(latent_dim=latent_dim, width=width)
         self.latent_dim = latent_dim
         self.width = width
         self.encoder = _mlp([N_PIXELS, width, width, latent_dim])
@@ -47,6 +50,7 @@ class DigitVAE(nn.Module):
 
     def __init__(self, latent_dim: int = 8, width: int = 256) -> None:
         super().__init__()
+        check_sizes(latent_dim=latent_dim, width=width)
         self.latent_dim = latent_dim
         self.width = width
         self.trunk = _mlp([N_PIXELS, width, width])

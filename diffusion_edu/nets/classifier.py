@@ -5,12 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from diffusion_edu._checks import check_sizes
+
 
 class DigitClassifier(nn.Module):
     """A small CNN: (N, 1, 8, 8) images in [-1, 1] -> 10 logits, with a 128-D feature layer."""
 
     def __init__(self, width: int = 32, feature_dim: int = 128) -> None:
         super().__init__()
+        check_sizes(width=width, feature_dim=feature_dim)
         self.width = width
         self.feature_dim = feature_dim
         self.body = nn.Sequential(

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from diffusion_edu._checks import check_ndim
+from diffusion_edu._checks import check_ndim, check_sizes
 from diffusion_edu.nets.dit import sincos_1d
 from diffusion_edu.nets.embeddings import TimestepEmbedding
 
@@ -22,9 +22,15 @@ PROMPT_LENGTH = max(len(word) for word in DIGIT_WORDS)
 
 
 def tokenize(words: list[str] | tuple[str, ...]) -> torch.Tensor:
-    """Character token ids (N, PROMPT_LENGTH), padded with PAD; the empty word is the null prompt."""
+    """Character token ids (N, PROMPT_LENGTH), padded with PAD; the empty word is the null prompt.
+    ``words`` is a list of words: ``tokenize(["seven"])``, never the bare string (which would be five prompts)."""
+    if isinstance(words, str) or not isinstance(words, (list, tuple)):
+        hint = f"; pass [{words!r}]" if isinstance(words, str) else ""
+        raise TypeError(f"words: expected a list or tuple of words, got {type(words).__name__}{hint}")
     rows = []
     for word in words:
+        if not isinstance(word, str):
+            raise TypeError(f"words: expected each word to be a str, got {type(word).__name__}")
         if len(word) > PROMPT_LENGTH or any(ch not in ALPHABET for ch in word):
             raise ValueError(f"words: expected lower-case words of at most {PROMPT_LENGTH} letters, got {word!r}")
         ids = [ALPHABET.index(ch) for ch in word] if word else [NULL]
@@ -38,6 +44,7 @@ class CrossAttention(nn.Module):
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
+        check_sizes(dim=dim, heads=heads)
         if dim % heads:
             raise ValueError(f"heads: expected a divisor of dim = {dim}, got {heads}")
         self.heads = heads
@@ -66,6 +73,9 @@ class CrossAttentionBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
+        check_sizes(dim=dim, heads=heads)
+        if dim % heads:
+            raise ValueError(f"heads: expected a divisor of dim = {dim}, got {heads}")
         self.norm_1, self.norm_2, self.norm_3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.self_attn = nn.MultiheadAttention(dim, heads, batch_first=True)
         self.cross_attn = CrossAttention(dim, heads)
@@ -86,6 +96,10 @@ class CrossAttentionDenoiser(nn.Module):
 
     def __init__(self, latent_dim: int = 8, num_tokens: int = 4, dim: int = 64, depth: int = 2, heads: int = 4) -> None:
         super().__init__()
+        check_sizes(latent_dim=latent_dim, num_tokens=num_tokens, dim=dim, heads=heads)
+        check_sizes(0, depth=depth)
+        if dim % 2:
+            raise ValueError(f"dim: expected an even number (sin and cos positions come in pairs), got {dim}")
         if latent_dim % num_tokens:
             raise ValueError(f"num_tokens: expected a divisor of latent_dim = {latent_dim}, got {num_tokens}")
         self.latent_dim, self.num_tokens, self.dim, self.depth, self.heads = latent_dim, num_tokens, dim, depth, heads

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from diffusion_edu._checks import check_int, check_ndim
+from diffusion_edu._checks import check_int, check_ndim, check_number, check_sizes
 from diffusion_edu.nets.embeddings import TimestepEmbedding
 
 
@@ -65,6 +65,12 @@ def sincos_2d(grid_size: int, dim: int) -> torch.Tensor:
     return emb.float()  # (T, D)
 
 
+def _check_mlp_ratio(dim: int, mlp_ratio: float) -> None:
+    check_number("mlp_ratio", mlp_ratio, low=0.0, low_open=True)
+    if int(dim * mlp_ratio) < 1:
+        raise ValueError(f"mlp_ratio: expected a ratio giving at least one hidden unit at dim = {dim}, got {mlp_ratio}")
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """adaLN: x (N, T, D) * (1 + scale) + shift, with (N, D) shift and scale from the conditioning."""
     return x * (1 + scale[:, None, :]) + shift[:, None, :]
@@ -75,6 +81,7 @@ class Attention(nn.Module):
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
+        check_sizes(dim=dim, heads=heads)
         if dim % heads:
             raise ValueError(f"heads: expected a divisor of dim = {dim}, got {heads}")
         self.heads = heads
@@ -94,6 +101,8 @@ class DiTBlock(nn.Module):
 
     def __init__(self, dim: int, heads: int, mlp_ratio: float = 4.0) -> None:
         super().__init__()
+        check_sizes(dim=dim, heads=heads)
+        _check_mlp_ratio(dim, mlp_ratio)
         hidden = int(dim * mlp_ratio)
         self.norm_1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.attn = Attention(dim, heads)
@@ -115,6 +124,7 @@ class FinalLayer(nn.Module):
 
     def __init__(self, dim: int, patch_dim: int) -> None:
         super().__init__()
+        check_sizes(dim=dim, patch_dim=patch_dim)
         self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.linear = nn.Linear(dim, patch_dim)
@@ -134,8 +144,11 @@ class DiT(nn.Module):
     def __init__(self, image_size: int = 8, in_channels: int = 1, patch_size: int = 2, dim: int = 64,
                  depth: int = 4, heads: int = 4, mlp_ratio: float = 4.0, num_classes: int = 10) -> None:
         super().__init__()
-        check_int("image_size", image_size)
-        check_int("patch_size", patch_size)
+        check_sizes(image_size=image_size, in_channels=in_channels, patch_size=patch_size, dim=dim, heads=heads)
+        check_sizes(0, depth=depth, num_classes=num_classes)
+        _check_mlp_ratio(dim, mlp_ratio)
+        if dim % 4:
+            raise ValueError(f"dim: expected a multiple of 4 (the 2-D sin-cos positions), got {dim}")
         if image_size % patch_size:
             raise ValueError(f"patch_size: expected a divisor of image_size = {image_size}, got {patch_size}")
         self.image_size, self.in_channels, self.patch_size = image_size, in_channels, patch_size

@@ -9,12 +9,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from diffusion_edu._checks import check_sizes
+
 
 class MLPGenerator(nn.Module):
     """z (N, latent_dim) -> x (N, out_dim)."""
 
     def __init__(self, latent_dim: int = 2, out_dim: int = 2, width: int = 128, depth: int = 3) -> None:
         super().__init__()
+        check_sizes(latent_dim=latent_dim, out_dim=out_dim, width=width, depth=depth)
         self.latent_dim, self.out_dim, self.width, self.depth = latent_dim, out_dim, width, depth
         layers: list[nn.Module] = []
         d_in = latent_dim
@@ -33,6 +36,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_dim: int = 2, width: int = 128, depth: int = 3) -> None:
         super().__init__()
+        check_sizes(in_dim=in_dim, width=width, depth=depth)
         self.in_dim, self.width, self.depth = in_dim, width, depth
         layers: list[nn.Module] = []
         d_in = in_dim
@@ -51,6 +55,7 @@ class DigitGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 32, width: int = 32) -> None:
         super().__init__()
+        check_sizes(latent_dim=latent_dim, width=width)
         self.latent_dim, self.width = latent_dim, width
         self.project = nn.Sequential(nn.Linear(latent_dim, 4 * width * 4), nn.BatchNorm1d(4 * width * 4), nn.ReLU())
         self.body = nn.Sequential(
@@ -70,6 +75,7 @@ class DigitDiscriminator(nn.Module):
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
+        check_sizes(width=width)
         self.width = width
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 3, padding=1), nn.LeakyReLU(0.2),  # (N, w, 8, 8)

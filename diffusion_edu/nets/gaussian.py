@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from diffusion_edu._checks import check_sizes
+
 
 class FullGaussian(nn.Module):
     """N(mean, L L^T) with L lower-triangular and a positive diagonal (via exp), so every
@@ -14,6 +16,7 @@ class FullGaussian(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
+        check_sizes(dim=dim)
         self.dim = dim
         self.mean = nn.Parameter(torch.zeros(dim))
         self.raw_tril = nn.Parameter(torch.zeros(dim, dim))  # diagonal holds log of L's diagonal

@@ -5,12 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from diffusion_edu._checks import check_sizes
 from diffusion_edu.nets.embeddings import TimestepEmbedding
 
 
 class ResidualBlock(nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
+        check_sizes(width=width)
         self.norm = nn.LayerNorm(width)
         self.linear_1 = nn.Linear(width, width)
         self.linear_2 = nn.Linear(width, width)
@@ -27,6 +29,8 @@ class TimeMLP(nn.Module):
 
     def __init__(self, dim: int = 2, width: int = 128, depth: int = 3, num_classes: int = 0) -> None:
         super().__init__()
+        check_sizes(dim=dim, width=width)
+        check_sizes(0, depth=depth, num_classes=num_classes)
         self.dim, self.width, self.depth, self.num_classes = dim, width, depth, num_classes
         self.time_embedding = TimestepEmbedding(width)
         self.label_embedding = nn.Embedding(num_classes + 1, width) if num_classes > 0 else None

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffusion_edu._checks import check_sizes
 from diffusion_edu.nets.embeddings import TimestepEmbedding
 from diffusion_edu.nets.unet import ResBlock, _norm
 
@@ -17,6 +18,7 @@ class NoisyDigitClassifier(nn.Module):
 
     def __init__(self, channels: int = 24, num_classes: int = 10) -> None:
         super().__init__()
+        check_sizes(channels=channels, num_classes=num_classes)
         self.channels, self.num_classes = channels, num_classes
         c, emb_dim = channels, 4 * channels
         self.time_embedding = TimestepEmbedding(emb_dim)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffusion_edu._checks import check_even, check_int, check_positive, check_sizes
 from diffusion_edu.nets.mlp import ResidualBlock
 from diffusion_edu.nets.unet import ResBlock, _norm
 
@@ -25,6 +26,9 @@ class GaussianFourierProjection(nn.Module):
 
     def __init__(self, dim: int, scale: float = 30.0, seed: int = 0) -> None:
         super().__init__()
+        check_even("dim", dim)
+        check_positive("scale", scale)
+        check_int("seed", seed, minimum=0)
         generator = torch.Generator().manual_seed(seed)
         self.register_buffer("W", torch.randn(dim // 2, generator=generator) * scale)
 
@@ -36,6 +40,7 @@ class GaussianFourierProjection(nn.Module):
 class FourierEmbedding(nn.Module):
     def __init__(self, dim: int, scale: float) -> None:
         super().__init__()
+        check_even("dim", dim)
         self.mlp = nn.Sequential(GaussianFourierProjection(dim, scale), nn.Linear(dim, dim), nn.SiLU(),
                                  nn.Linear(dim, dim))
 
@@ -55,6 +60,10 @@ class ScoreMLP(nn.Module):
 
     def __init__(self, dim: int = 2, width: int = 128, depth: int = 3, fourier_scale: float = 4.0) -> None:
         super().__init__()
+        check_sizes(dim=dim)
+        check_sizes(0, depth=depth)
+        check_even("width", width)
+        check_positive("fourier_scale", fourier_scale)
         self.dim, self.width, self.depth = dim, width, depth
         self.time_embedding = FourierEmbedding(width, fourier_scale)
         self.input = nn.Linear(dim, width)
@@ -76,6 +85,8 @@ class ScoreUNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, channels: int = 32, fourier_scale: float = 16.0) -> None:
         super().__init__()
+        check_sizes(in_channels=in_channels, channels=channels)
+        check_positive("fourier_scale", fourier_scale)
         self.in_channels, self.channels = in_channels, channels
         c, emb_dim = channels, 4 * channels
         self.time_embedding = FourierEmbedding(emb_dim, fourier_scale)

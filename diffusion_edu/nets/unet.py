@@ -7,11 +7,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from diffusion_edu._checks import check_sizes
 from diffusion_edu.nets.embeddings import TimestepEmbedding
 
 
 def _norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(min(8, channels), channels)
+    """GroupNorm with up to 8 groups: the largest group count <= 8 that divides ``channels`` (8 for the
+    book's widths, all multiples of 8), so any width works."""
+    return nn.GroupNorm(max(g for g in range(1, 9) if channels % g == 0), channels)
 
 
 class ResBlock(nn.Module):
@@ -19,6 +22,7 @@ class ResBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, emb_dim: int) -> None:
         super().__init__()
+        check_sizes(in_channels=in_channels, out_channels=out_channels, emb_dim=emb_dim)
         self.norm_1, self.conv_1 = _norm(in_channels), nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.emb = nn.Linear(emb_dim, out_channels)
         self.norm_2, self.conv_2 = _norm(out_channels), nn.Conv2d(out_channels, out_channels, 3, padding=1)
@@ -41,6 +45,8 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, channels: int = 32, num_classes: int = 0) -> None:
         super().__init__()
+        check_sizes(in_channels=in_channels, channels=channels)
+        check_sizes(0, num_classes=num_classes)
         self.in_channels, self.channels, self.num_classes = in_channels, channels, num_classes
         c, emb_dim = channels, 4 * channels
         self.time_embedding = TimestepEmbedding(emb_dim)
