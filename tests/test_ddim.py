@@ -8,9 +8,21 @@ from diffusion_edu.derivations import ddim as derive
 from diffusion_edu.schedules import cosine_schedule, linear_schedule
 
 
-def test_derivations_prove():
-    for d in derive.all_derivations():
-        assert len(d.steps) >= 2
+def test_derivations_prove_as_chains():
+    built = {d.title: d for d in derive.all_derivations()}
+    assert len(built) == 4
+    assert sum(d.n_proved for d in built.values()) >= 30
+    for d in built.values():
+        assert len(d.steps) >= 5, d.title
+    lemma = derive.same_marginals()
+    assert lemma.steps[-1].rhs == 1 - derive.alpha_bar_prev  # the variance is DDPM's, whatever s_t is
+
+
+def test_sampler_noise_at_eta_one_is_the_posterior_variance():
+    ab, ab_prev = derive.alpha_t * derive.alpha_bar_prev, derive.alpha_bar_prev
+    beta_tilde = (1 - ab_prev) / (1 - ab) * (1 - derive.alpha_t)
+    assert sp.simplify(derive.ddim_sigma_expr(1) ** 2 - beta_tilde) == 0
+    assert derive.ddim_sigma_expr(0) == 0
 
 
 def test_sigma_matches_sympy_and_posterior_variance():
@@ -107,7 +119,7 @@ def test_slerp_endpoints_and_norm():
 def test_errors():
     s = linear_schedule(10)
     x = torch.zeros(2, 2)
-    with pytest.raises(ValueError, match="eta: expected a number >= 0"):
+    with pytest.raises(ValueError, match=r"eta: expected a number in \[0, 1\]"):
         ddim.ddim_sample(_toy_model, x, s, eta=-1.0)
     with pytest.raises(ValueError, match="timesteps: expected strictly increasing"):
         ddim.ddim_sample(_toy_model, x, s, torch.tensor([5, 2]))
