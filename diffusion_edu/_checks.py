@@ -226,3 +226,15 @@ def check_even(name: str, value: object) -> int:
     if value % 2:
         raise ValueError(f"{name}: expected an even number (sin and cos features come in pairs), got {value}")
     return value
+
+
+def check_no_overflow(names: str, result: object) -> object:
+    """The result of a closed form on finite inputs: NaN or inf here means the inputs overflowed it."""
+    values = result if isinstance(result, tuple) else (result,)
+    for value in values:
+        bad = (not bool(torch.isfinite(value).all())) if isinstance(value, torch.Tensor) else (
+            isinstance(value, float) and not math.isfinite(value))
+        if bad:
+            raise ValueError(f"{names}: expected values whose result is finite, got values that overflow it "
+                             "(NaN or inf)")
+    return result

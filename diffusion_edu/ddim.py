@@ -20,6 +20,7 @@ from diffusion_edu._checks import (
     check_finite_result,
     check_float_tensor,
     check_int,
+    check_no_overflow,
     check_number,
     check_output,
     check_positive,
@@ -91,7 +92,8 @@ def ddim_sigma(alpha_bar: float, alpha_bar_prev: float, eta: float) -> float:
     from a noisier level to a cleaner one)."""
     _check_levels(alpha_bar, alpha_bar_prev)
     check_number("eta", eta, low=0.0)
-    return eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
+    ratio = (1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)
+    return check_no_overflow("eta", eta * math.sqrt(ratio))
 
 
 def _check_levels(alpha_bar: float, alpha_bar_prev: float) -> None:
@@ -118,6 +120,9 @@ def ddim_step(
     eps = check_same_shape("eps", check_float_tensor("eps", eps), "x", x)
     _check_levels(alpha_bar, alpha_bar_prev)
     sigma = check_number("sigma", sigma, low=0.0)
+    if sigma > math.sqrt(1 - alpha_bar_prev) + 1e-9:
+        raise ValueError(f"sigma: expected at most sqrt(1 - alpha_bar_prev) = {math.sqrt(1 - alpha_bar_prev):.4g} "
+                         f"(eta <= 1), got {sigma:g}")
     if noise is not None:
         check_same_shape("noise", check_float_tensor("noise", noise), "x", x)
     if clip_x0 is not None:
@@ -160,7 +165,7 @@ def ddim_sample(
     """
     check_callable("model", model, "model(x_t, t)")
     x = check_float_tensor("x", x, min_ndim=1)
-    eta = check_number("eta", eta, low=0.0)
+    eta = check_number("eta", eta, low=0.0, high=1.0)  # DDIM's range: 0 deterministic .. 1 DDPM
     if clip_x0 is not None:
         check_positive("clip_x0", clip_x0)
     if callback is not None:

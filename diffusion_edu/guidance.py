@@ -27,6 +27,7 @@ from diffusion_edu._checks import (
     check_float_tensor,
     check_int,
     check_ndim,
+    check_no_overflow,
     check_number,
     check_output,
     check_same_shape,
@@ -72,7 +73,7 @@ def classifier_guided_mean(mean: torch.Tensor, variance: torch.Tensor | float, g
             raise ValueError("variance: expected values >= 0, got a negative one")
     else:
         variance = check_number("variance", variance, low=0.0)
-    return mean + _check_scale("scale", scale) * variance * grad_log_prob
+    return check_no_overflow("scale", mean + _check_scale("scale", scale) * variance * grad_log_prob)
 
 
 def classifier_guided_eps(eps: torch.Tensor, alpha_bar: torch.Tensor | float, grad_log_prob: torch.Tensor,
@@ -86,7 +87,7 @@ def classifier_guided_eps(eps: torch.Tensor, alpha_bar: torch.Tensor | float, gr
     elif not bool(torch.all((alpha_bar >= 0) & (alpha_bar <= 1))):  # NaN fails too
         raise ValueError("alpha_bar: expected values in [0, 1], got values outside (or NaN)")
     alpha_bar = torch.as_tensor(alpha_bar, dtype=eps.dtype, device=eps.device)
-    return eps - _check_scale("scale", scale) * (1 - alpha_bar).sqrt() * grad_log_prob
+    return check_no_overflow("scale", eps - _check_scale("scale", scale) * (1 - alpha_bar).sqrt() * grad_log_prob)
 
 
 def classifier_free_eps(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: float) -> torch.Tensor:
@@ -94,7 +95,7 @@ def classifier_free_eps(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, w: flo
     eps_w = eps_uncond + w (eps_cond - eps_uncond); w = 0 unconditional, 1 conditional, > 1 guided."""
     eps_uncond = check_float_tensor("eps_uncond", eps_uncond)
     eps_cond = check_same_shape("eps_cond", check_float_tensor("eps_cond", eps_cond), "eps_uncond", eps_uncond)
-    return eps_uncond + _check_scale("w", w) * (eps_cond - eps_uncond)
+    return check_no_overflow("w", eps_uncond + _check_scale("w", w) * (eps_cond - eps_uncond))
 
 
 def classifier_log_prob_grad(classifier: NoisyClassifier, x: torch.Tensor, t: torch.Tensor,

@@ -56,7 +56,7 @@ def langevin(
         x = x + step_size * check_output("score", score(x), x, "score(x)") + noise_scale * _noise(x, generator)
         if callback is not None:
             callback(i, x)
-    return check_finite_result("score", x, "the score(x) calls")
+    return check_finite_result("score, step_size", x, "the chain (score(x) or a too large step_size)")
 
 
 def _check_callback(callback: object) -> None:
@@ -124,7 +124,8 @@ def annealed_langevin(
             k += 1
     if denoise:
         x = x + sigma_last**2 * check_output("score", score(x, sigma_last), x, "score(x, sigma)")
-    return check_finite_result("score", x, "the score(x, sigma) calls")
+    return check_finite_result("score, sigmas, step_lr", x,
+                               "the chain (score(x, sigma), or step sizes step_lr * sigma_i^2 / sigma_L^2 too large)")
 
 
 def mode_weights(x: torch.Tensor, means: torch.Tensor) -> torch.Tensor:

@@ -79,6 +79,9 @@ def linear_schedule(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0
     if beta_end < beta_start:
         raise ValueError(f"beta_end: expected a value >= beta_start = {beta_start}, got {beta_end}")
     scale = 1000.0 / T
+    if beta_start * scale >= 1:
+        raise ValueError(f"beta_start: expected beta_start * 1000 / T < 1 (betas below 1), got {beta_start:g} "
+                         f"at T = {T}")
     betas = torch.linspace(beta_start * scale, min(beta_end * scale, 0.999), T, dtype=torch.float64)
     return Schedule(betas, "linear")
 
@@ -87,12 +90,14 @@ def cosine_schedule(T: int = 1000, s: float = 0.008, max_beta: float = 0.999) ->
     """IDDPM's cosine schedule: alpha_bar(t) = f(t) / f(0), f(t) = cos^2(((t/T + s) / (1 + s)) pi / 2),
     with betas clipped at ``max_beta`` to avoid the singularity at t = T (Nichol & Dhariwal 2021)."""
     check_int("T", T)
-    check_number("s", s, low=0.0)
+    check_number("s", s, low=0.0, high=1.0)
     check_number("max_beta", max_beta, low=0.0, high=1.0, low_open=True, high_open=True)
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     alpha_bar = f / f[0]
     betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=max_beta)
+    if not bool(torch.all(betas > 0)):
+        raise ValueError(f"T: expected a step count whose betas are all > 0 with s = {s:g}, got T = {T}")
     return Schedule(betas, "cosine")
 
 
