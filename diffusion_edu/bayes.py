@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from diffusion_edu._checks import check_float_tensor, check_positive, check_real, check_tensor
+from diffusion_edu._checks import check_float_tensor, check_no_overflow, check_positive, check_real, check_tensor
 
 Number = float | torch.Tensor
 
@@ -51,7 +51,7 @@ def gaussian_posterior(
     precision = 1 / prior_var + scale**2 / noise_var
     var = 1 / precision
     mean = var * (prior_mean / prior_var + scale * observation / noise_var)
-    return mean, var
+    return check_no_overflow("prior_mean, prior_var, observation, noise_var, scale", (mean, var))
 
 
 def sequential_gaussian_mean(

@@ -45,7 +45,7 @@ def _per_sample(value: Scalar, name: str, n: int) -> torch.Tensor:
         raise TypeError(f"{name}: expected a float or a tensor, got {type(value).__name__}")
     if not value >= 0 or not math.isfinite(value):
         raise ValueError(f"{name}: expected a value >= 0 (finite), got {value}")
-    return torch.full((n, 1, 1), float(value))
+    return torch.full((n, 1, 1), float(value), dtype=torch.float64).to(torch.float32)  # too large: inf, caught
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,8 @@ class GaussianMixture:
         noise_ = _per_sample(noise_std, "noise_std", n)
         means = scale_ * self.means[None]  # (N, K, D)
         variances = scale_**2 * self.variances[None] + noise_**2  # (N, K, D)
+        if not bool(torch.isfinite(variances).all()) or not bool(torch.isfinite(scale_).all()):
+            raise ValueError("scale, noise_std: expected values whose squares are finite in float32, got an overflow")
         diff = x[:, None, :] - means  # (N, K, D)
         log_normal = -0.5 * (diff**2 / variances + torch.log(variances) + LOG_2PI).sum(-1)  # (N, K)
         return torch.log(self.weights)[None] + log_normal, diff, variances

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from diffusion_edu._checks import check_float_tensor, check_positive, check_real
+from diffusion_edu._checks import check_float_tensor, check_no_overflow, check_positive, check_real
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -19,7 +19,7 @@ def normal_log_pdf(x: torch.Tensor, mean: Number, std: Number) -> torch.Tensor:
     check_positive("std", std)
     mean = check_real("mean", mean)
     std_t = torch.as_tensor(std, dtype=x.dtype)
-    return -0.5 * ((x - mean) / std_t) ** 2 - torch.log(std_t) - 0.5 * LOG_2PI
+    return check_no_overflow("x, mean, std", -0.5 * ((x - mean) / std_t) ** 2 - torch.log(std_t) - 0.5 * LOG_2PI)
 
 
 def reparameterize(mean: Number, std: Number, noise: torch.Tensor) -> torch.Tensor:
@@ -36,7 +36,7 @@ def sum_of_independent(mean_1: Number, var_1: Number, mean_2: Number, var_2: Num
     check_positive("var_1", var_1)
     check_positive("var_2", var_2)
     mean_1, mean_2 = check_real("mean_1", mean_1), check_real("mean_2", mean_2)
-    return mean_1 + mean_2, var_1 + var_2
+    return check_no_overflow("mean_1, var_1, mean_2, var_2", (mean_1 + mean_2, var_1 + var_2))
 
 
 def product_of_densities(
@@ -56,7 +56,7 @@ def product_of_densities(
     log_scale = -0.5 * (mean_1 - mean_2) ** 2 / total - 0.5 * (
         torch.log(torch.as_tensor(total)) + LOG_2PI
     )
-    return mean, var, log_scale
+    return check_no_overflow("mean_1, var_1, mean_2, var_2", (mean, var, log_scale))
 
 
 def fit_mle(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import torch
 
-from diffusion_edu._checks import check_callable, check_float_tensor, check_positive, check_real
+from diffusion_edu._checks import check_callable, check_float_tensor, check_no_overflow, check_positive, check_real
 
 Number = float | torch.Tensor
 
@@ -37,7 +37,8 @@ def kl_normal(mean_p: Number, std_p: Number, mean_q: Number, std_q: Number) -> t
         ("mean_p", mean_p), ("std_p", std_p), ("mean_q", mean_q), ("std_q", std_q)))
     mean_p, std_p, mean_q, std_q = (torch.as_tensor(v, dtype=torch.get_default_dtype()) if not isinstance(
         v, torch.Tensor) else v for v in (mean_p, std_p, mean_q, std_q))
-    return torch.log(std_q / std_p) + (std_p**2 + (mean_p - mean_q) ** 2) / (2 * std_q**2) - 0.5
+    kl = torch.log(std_q / std_p) + (std_p**2 + (mean_p - mean_q) ** 2) / (2 * std_q**2) - 0.5
+    return check_no_overflow("mean_p, std_p, mean_q, std_q", kl)
 
 
 def kl_diag_normal(

@@ -112,9 +112,11 @@ def annealed_langevin(
     if len(sigmas) < 1 or increasing:
         raise ValueError(f"sigmas: expected positive, strictly decreasing noise levels, got {sigmas}")
     sigma_last = sigmas[-1]
+    if math.log(sigmas[0]) - math.log(sigma_last) + 0.5 * math.log(step_lr) > 300:  # step sizes would overflow
+        raise ValueError(f"sigmas: expected sigma_1 / sigma_L small enough for finite step sizes, got {sigmas}")
     k = 0
     for sigma in sigmas:
-        step_size = step_lr * sigma**2 / sigma_last**2
+        step_size = step_lr * (sigma / sigma_last) ** 2
         noise_scale = math.sqrt(2 * step_size)
         for _ in range(n_steps_each):
             grad = check_output("score", score(x, sigma), x, "score(x, sigma)")
