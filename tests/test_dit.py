@@ -6,9 +6,10 @@ from diffusion_edu.derivations import dit as derive
 from diffusion_edu.nets.dit import DiT, block_parameter_count, count_parameters, patchify, sincos_2d, unpatchify
 
 
-def test_derivations_prove():
-    for d in derive.all_derivations():
-        assert len(d.steps) >= 2
+def test_derivations_prove_as_chains():
+    built = derive.all_derivations()
+    assert len(built) == 5 and all(len(d.steps) >= 2 for d in built)
+    assert sum(d.n_proved for d in built) >= 35
 
 
 @pytest.mark.parametrize("shape,p", [((2, 4, 32, 32), 2), ((3, 1, 8, 8), 2), ((1, 3, 8, 8), 4), ((2, 1, 8, 8), 1)])

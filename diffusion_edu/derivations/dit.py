@@ -1,117 +1,195 @@
 """Chapters 14-15: the DiT's bookkeeping (Peebles & Xie 2023) and latent diffusion's (Rombach et al.
-2022), proved by SymPy.
+2022), proved by SymPy as chains.
 
 - patchify: T = (H/p)(W/p) tokens of dimension p^2 C, T p^2 C = H W C (a reshape); note 000's
   32x32x4 latent with p = 2 gives 256 tokens of dimension 16; the book's 8x8x1 digits 16 of 4;
   halving p multiplies T by 4 and attention's T^2 cost by 16;
 - sin-cos positions: the code of position q + k is a rotation of the code of q (relative offsets);
-- adaLN-Zero: with the modulation's weights and bias 0, the gate is 0 and a block is the identity,
+- adaLN-Zero: a block is x + gamma f(x); with the gate's weights and bias 0 it is the identity,
   yet the gate's gradient is not 0, so training moves it;
 - the parameter count of one block, 18 D^2 + 15 D for an MLP ratio of 4;
 - latent diffusion: compression factors (Stable Diffusion's f = 8 autoencoder: 48x fewer numbers);
   scaling latents of std sigma_z multiplies each level's SNR by sigma_z^2;
-- cross-attention: its weights sum to 1 over the prompt, so with one context token its output does not
-  depend on the query (a prompt needs several tokens for attention to choose among).
+- cross-attention: its weights sum to 1 over the prompt whatever the query; with one context token
+  its output does not depend on the query, with two it does (a prompt needs several tokens for
+  attention to choose among).
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
+from diffusion_edu.derivations import registry
+from diffusion_edu.derivations.forms import add, frac, held, mul, power, sqrt
 from diffusion_edu.derivations.proof import Derivation
+from diffusion_edu.derivations.registry import derivation
 
 H, W, C, p, D, N = sp.symbols("H W C p D N", positive=True, integer=True)
 q, k, omega = sp.symbols("q k omega", real=True)
 
 
+class Shown(sp.Symbol):
+    """A symbol whose LaTeX is its name, verbatim (``p^2 C``)."""
+
+    def _latex(self, printer: object, exp: str | None = None) -> str:
+        return f"{{{self.name}}}^{{{exp}}}" if exp else self.name
+
+
+def _tokens(h: sp.Basic, w: sp.Basic, p_: sp.Basic) -> sp.Expr:
+    return mul(frac(h, p_), frac(w, p_))
+
+
+@derivation
 def token_count() -> Derivation:
     d = Derivation("patchify: how many tokens, of what size")
-    tokens = (H / p) * (W / p)
-    patch_dim = p**2 * C
-    d.equal("T = (H/p)(W/p)", tokens, H * W / p**2)
-    d.equal("numbers kept: T p^2 C = H W C", tokens * patch_dim, H * W * C,
-            note="patchify is a reshape: nothing is lost, nothing added")
-    note_000 = {H: 32, W: 32, C: 4, p: 2}
-    d.equal("note 000's latent 32x32x4, p = 2: T", tokens.subs(note_000), 256)
-    d.equal("... each token has p^2 C numbers", patch_dim.subs(note_000), 16,
-            note="then a linear map (DiT's PatchEmbed) takes each to D dimensions")
+    T = sp.Symbol("T", positive=True)
+    count = d.chain(_tokens(H, W, p), r"An $H \times W$ image cut into $p \times p$ patches has", name=T)
+    count.to(frac(mul(H, W), power(p, 2)), "multiply the fractions")
+    kept = d.chain(mul(held(frac(mul(H, W), power(p, 2))), power(p, 2), C),
+                   r"Each token holds $p^2 C$ numbers, so the tokens hold $T\,p^2 C$:")
+    kept.to(mul(H, W, C), r"the $p^2$ cancels: patchify is a reshape, nothing is lost and nothing added")
+    note = {H: 32, W: 32, C: 4, p: 2}
+    latent = d.chain(_tokens(H, W, p), r"Note 000's latent, $H = W = 32$, $C = 4$, $p = 2$:", name=T)
+    latent.to(_tokens(32, 32, 2), r"insert $H = W = 32$, $p = 2$", using=note)
+    latent.to(mul(16, 16), "divide")
+    latent.to(sp.Integer(256), "multiply: 256 tokens")
+    dim = d.chain(mul(power(p, 2), C), "each of them with", name=Shown(r"p^2 C"))
+    dim.to(mul(power(2, 2), 4), r"insert $p = 2$, $C = 4$", using=note)
+    dim.to(sp.Integer(16), "numbers; then a linear map (DiT's PatchEmbed) takes each to $D$ dimensions")
     digits = {H: 8, W: 8, C: 1, p: 2}
-    d.equal("the book's 8x8x1 digits, p = 2: T", tokens.subs(digits), 16)
-    d.equal("... token dimension", patch_dim.subs(digits), 4)
-    d.equal("halving p: 4x the tokens", tokens.subs(p, p / 2) / tokens, 4)
-    d.equal("... and 16x the attention matrix T^2", (tokens.subs(p, p / 2) / tokens) ** 2, 16,
-            note="DiT's compute grows as p shrinks; its paper finds smaller p better at equal parameters")
-    d.keep("tokens", tokens)
-    d.keep("patch_dim", patch_dim)
+    small = d.chain(_tokens(H, W, p), r"The book's digits, $H = W = 8$, $C = 1$, $p = 2$:", name=T)
+    small.to(_tokens(8, 8, 2), r"insert $H = W = 8$, $p = 2$", using=digits)
+    small.to(mul(4, 4), "divide")
+    small.to(sp.Integer(16), "multiply: 16 tokens")
+    small_dim = d.chain(mul(power(p, 2), C), "each of them with", name=Shown(r"p^2 C"))
+    small_dim.to(mul(power(2, 2), 1), r"insert $p = 2$, $C = 1$", using=digits)
+    small_dim.to(sp.Integer(4), "numbers")
+    halved = frac(_tokens(H, W, frac(p, 2)), _tokens(H, W, p))
+    half = d.chain(halved, r"Halving the patch size $p$:", name=sp.Symbol(r"T_{p/2} / T_p"))
+    half.to(frac(mul(frac(mul(2, H), p), frac(mul(2, W), p)), _tokens(H, W, p)), r"dividing by $p/2$ doubles")
+    half.to(sp.Integer(4), "4 times the tokens")
+    attention = d.chain(power(held(halved), 2), r"and attention's matrix has $T^2$ entries:")
+    attention.to(power(4, 2), "the ratio of the token counts, above")
+    attention.to(sp.Integer(16), "16 times the attention cost: DiT's compute grows as $p$ shrinks")
+    d.keep("tokens", (H / p) * (W / p))
+    d.keep("patch_dim", p**2 * C)
     return d
 
 
+@derivation
 def sincos_relative() -> Derivation:
-    d = Derivation("sin-cos positions: a shift by k is a rotation")
+    d = Derivation(r"sin-cos positions: a shift by $k$ is a rotation")
     code_q = sp.Matrix([sp.sin(omega * q), sp.cos(omega * q)])
     rotation = sp.Matrix([[sp.cos(omega * k), sp.sin(omega * k)], [-sp.sin(omega * k), sp.cos(omega * k)]])
     shifted = sp.Matrix([sp.sin(omega * (q + k)), sp.cos(omega * (q + k))])
-    for i, name in enumerate(("sin", "cos")):
-        d.equal(f"{name}(omega (q + k)) = row {i + 1} of R(omega k) [sin, cos](omega q)",
-                sp.expand_trig(shifted[i]), sp.expand((rotation * code_q)[i]),
-                note="R depends on the offset k only" if i else "")
-    d.equal("the code has unit norm per frequency", sp.simplify((code_q.T * code_q)[0]), 1)
+    c = d.chain(shifted, r"The code of position $q + k$ at frequency $\omega$:")
+    c.to(sp.MatMul(sp.ImmutableMatrix(rotation), sp.ImmutableMatrix(code_q), evaluate=False),
+         r"the angle-addition formulas: a rotation by $\omega k$ of the code of $q$, which depends on the offset "
+         r"$k$ only", proof=lambda lhs, rhs: sp.simplify(sp.expand_trig(lhs.doit()) - rhs.doit()) == sp.zeros(2, 1))
+    norm = d.chain(add(power(sp.sin(omega * q), 2), power(sp.cos(omega * q), 2)),
+                   "Every position's code has the same length at each frequency:")
+    norm.to(sp.Integer(1), r"$\sin^2 + \cos^2 = 1$")
     return d
 
 
+@derivation
 def adaln_zero() -> Derivation:
     d = Derivation("adaLN-Zero: every block starts as the identity, and can still learn")
-    x, f, c_, a, b = sp.symbols("x f c a b", real=True)  # token, branch output f(x), conditioning, weight, bias
-    gate = a * c_ + b  # the gate is a linear function of the conditioning
-    block = x + gate * f
-    d.equal("zero-initialised a = b = 0: the block is the identity", block.subs({a: 0, b: 0}), x)
-    d.equal("d block / d a at a = b = 0", sp.diff(block, a).subs({a: 0, b: 0}), c_ * f,
-            note="not 0: the gate receives gradient, so training opens it")
-    d.equal("d block / d f at a = b = 0", sp.diff(block, f).subs({a: 0, b: 0}), 0,
-            note="the branch's own weights get no gradient until the gate opens (one step later)")
-    shift, scale, h = sp.symbols("shift scale h", real=True)
-    d.equal("modulate(h, shift=0, scale=0) = h", (h * (1 + scale) + shift).subs({shift: 0, scale: 0}), h,
-            note="the shift and scale start at 0 too: plain LayerNorm")
-    params = (4 * D**2 + 4 * D) + (2 * D * 4 * D + 4 * D + D) + (6 * D**2 + 6 * D)
-    d.equal("parameters of one block (attention + MLP ratio 4 + adaLN)", params, 18 * D**2 + 15 * D,
-            note="a third of them (6 D^2) produce the shift, scale and gate")
-    d.equal("D = 64", (18 * D**2 + 15 * D).subs(D, 64), 74688)
+    x, c_, a, b, theta = sp.symbols("x c a b theta", real=True)  # token, conditioning, gate weight and bias
+    gamma = sp.Symbol("gamma", real=True)
+    f = sp.Function("f")(x, theta)  # the residual branch (attention or MLP on the modulated norm), weights theta
+    d.given(gamma, add(mul(a, c_), b), r"the gate: a linear map of the conditioning $c$")
+    d.given(sp.Symbol(r"a, b"), sp.Integer(0), "adaLN-Zero initialises the gate's weight and bias to 0")
+    out = add(x, mul(gamma, f))
+    block = d.chain(out, r"A block's residual branch, gated by $\gamma$:", name=sp.Symbol(r"\mathrm{block}(x)"))
+    block.to(add(x, mul(held(add(mul(a, c_), b)), f)), r"the gate is $a c + b$", using={gamma: a * c_ + b})
+    block.to(x, r"at initialisation $a = b = 0$: the identity, whatever $f$ is", using={a: 0, b: 0})
+    opened = d.chain(sp.Derivative(add(x, mul(held(add(mul(a, c_), b)), f)), a),
+                     r"The gate's weight still receives a gradient:")
+    opened.to(mul(c_, f), r"differentiate in $a$: not 0 at $a = b = 0$, so training opens the gate")
+    frozen = d.chain(sp.Derivative(add(x, mul(held(add(mul(a, c_), b)), f)), theta),
+                     r"while the branch's own weights $\theta$ wait one step:")
+    frozen.to(mul(held(add(mul(a, c_), b)), sp.Derivative(f, theta)), r"only $f$ depends on $\theta$")
+    frozen.to(sp.Integer(0), r"at initialisation $a = b = 0$", using={a: 0, b: 0})
+    shift, scale = sp.symbols(r"\mathrm{shift} \mathrm{scale}", real=True)
+    norm = sp.Function(r"\mathrm{LN}")(x)
+    modulate = d.chain(add(mul(norm, held(1 + scale)), shift), r"The shift and scale of the LayerNorm start at 0 too:",
+                       name=sp.Symbol(r"\mathrm{modulate}(x)"))
+    modulate.to(norm, "a plain LayerNorm at initialisation", using={shift: 0, scale: 0})
+    attention = mul(4, held(add(power(D, 2), D)))
+    mlp = add(mul(D, 4 * D), 4 * D, mul(4 * D, D), D)
+    adaln = add(mul(D, 6 * D), 6 * D)
+    count = d.chain(add(attention, mlp, adaln),
+                    r"Parameters of one block: attention's four $D \times D$ maps with biases, an MLP of ratio 4 "
+                    r"($D \to 4D \to D$), and the adaLN map from $c$ to six $D$-vectors (shift, scale, gate, twice):")
+    count.to(add(mul(18, power(D, 2)), mul(15, D)), r"collect powers of $D$; a third of them ($6D^2$) modulate")
+    at_64 = d.chain(add(mul(18, power(D, 2)), mul(15, D)), r"The chapter's width $D = 64$ on a GPU:")
+    at_64.to(add(mul(18, power(64, 2)), mul(15, 64)), r"insert $D = 64$", using={D: 64})
+    at_64.to(sp.Integer(74688), "parameters per block")
     d.keep("block_params", 18 * D**2 + 15 * D)
     return d
 
 
+@derivation
 def latent_compression() -> Derivation:
     d = Derivation("latent diffusion: how much smaller the space is, and why latents are scaled")
     f_down, c_latent = sp.symbols("f c_z", positive=True, integer=True)
-    ratio = (H * W * C) / ((H / f_down) * (W / f_down) * c_latent)
-    d.equal("numbers per image / numbers per latent", ratio, f_down**2 * C / c_latent)
-    sd = {H: 512, W: 512, C: 3, f_down: 8, c_latent: 4}
-    d.equal("Stable Diffusion: 512x512x3 -> 64x64x4 (f = 8)", ratio.subs(sd), 48)
-    d.equal("the book: 8x8x1 -> an 8-D vector", sp.Integer(8 * 8 * 1) / 8, 8)
-    alpha_bar, sigma_z = sp.symbols("alpha_bar sigma_z", positive=True)
-    snr_unit = alpha_bar / (1 - alpha_bar)
-    snr_raw = alpha_bar * sigma_z**2 / (1 - alpha_bar)  # signal sqrt(alpha_bar) z with Var z = sigma_z^2
-    d.equal("unscaled latents: SNR_t multiplied by sigma_z^2", snr_raw / snr_unit, sigma_z**2,
-            note="sigma_z = 5.5 (Stable Diffusion's autoencoder) would leave x_T far from pure noise; "
-                 "hence z / sigma_z, SD's factor 0.18215 = 1 / 5.49")
-    d.equal("after z / sigma_z the schedule is the pixel one", (snr_raw / snr_unit).subs(sigma_z, 1), 1)
+    ratio = d.chain(frac(mul(H, W, C), mul(frac(H, f_down), frac(W, f_down), c_latent)),
+                    r"An $H \times W \times C$ image and its latent, downsampled by $f$ to $c_z$ channels:")
+    ratio.to(frac(mul(power(f_down, 2), C), c_latent), r"cancel $H W$")
+    sd = {C: 3, f_down: 8, c_latent: 4}
+    stable = d.chain(frac(mul(power(f_down, 2), C), c_latent), "Stable Diffusion's autoencoder:")
+    stable.to(frac(mul(power(8, 2), 3), 4), r"insert $f = 8$, $C = 3$, $c_z = 4$", using=sd)
+    stable.to(sp.Integer(48), "48 times fewer numbers for the denoiser")
+    book = d.chain(frac(mul(8, 8, 1), 8), "The book's digits, 8 by 8 pixels to an 8-dimensional latent vector:")
+    book.to(sp.Integer(8), "8 times fewer")
+    alpha_bar, sigma_z = sp.symbols(r"\bar{\alpha}_t sigma_z", positive=True)
+    d.given(sp.Symbol(r"\operatorname{SNR}_t"), frac(alpha_bar, 1 - alpha_bar),
+            "the signal-to-noise ratio the schedule was designed for: unit-variance data")
+    snr = d.chain(frac(mul(alpha_bar, power(sigma_z, 2)), 1 - alpha_bar),
+                  r"Latents $z$ of standard deviation $\sigma_z$: the signal $\sqrt{\bar\alpha_t}\,z$ has variance "
+                  r"$\bar\alpha_t\sigma_z^2$, the noise $1 - \bar\alpha_t$, so")
+    snr.to(mul(power(sigma_z, 2), sp.Symbol(r"\operatorname{SNR}_t")),
+           r"every level's SNR is multiplied by $\sigma_z^2$; $\sigma_z = 5.5$ would leave $z_T$ far from pure noise",
+           using={sp.Symbol(r"\operatorname{SNR}_t"): alpha_bar / (1 - alpha_bar)})
+    scaled = d.chain(frac(mul(alpha_bar, power(frac(sigma_z, sigma_z), 2)), 1 - alpha_bar),
+                     r"After dividing the latents by $\sigma_z$ (Stable Diffusion's factor $0.18215 = 1/5.49$):")
+    scaled.to(sp.Symbol(r"\operatorname{SNR}_t"), "the pixel schedule's SNR at every level",
+              using={sp.Symbol(r"\operatorname{SNR}_t"): alpha_bar / (1 - alpha_bar)})
     return d
 
 
+@derivation
 def cross_attention_weights() -> Derivation:
-    d = Derivation("cross-attention: weights sum to 1 over the prompt")
-    s1, s2, s3, v1, v2, v3 = sp.symbols("s_1 s_2 s_3 v_1 v_2 v_3", real=True)  # scores q.k_j / sqrt(d), values
-    scores = [s1, s2, s3]
-    weights = [sp.exp(s) / sum(sp.exp(t) for t in scores) for s in scores]
-    d.equal("softmax weights sum to 1", sum(weights), 1)
-    d.equal("one context token: the output is its value, whatever the query", sp.exp(s1) / sp.exp(s1) * v1, v1,
-            note="attention chooses among tokens only when there are several: the prompt's characters here")
-    d.equal("equal scores give the mean of the values", sum(wt * v for wt, v in zip(weights, [v1, v2, v3],
-                                                                                      strict=True)).subs({s2: s1,
-                                                                                                          s3: s1}),
-            (v1 + v2 + v3) / 3)
+    d = Derivation("cross-attention: weights sum to 1 over the prompt, and a prompt needs several tokens")
+    s1, s2, s3, v1, v2, v3 = sp.symbols("s_1 s_2 s_3 v_1 v_2 v_3", real=True)  # scores, values
+    k1, k2 = sp.symbols("k_1 k_2", real=True)
+    d_head = sp.Symbol("d", positive=True)
+    d.given(sp.Symbol("s_j"), frac(mul(sp.Symbol("q"), sp.Symbol("k_j")), sqrt(d_head)),
+            r"the score of key $k_j$ for the query $q$ (one coordinate of a head of width $d$ shown)")
+    e = [sp.exp(si) for si in (s1, s2, s3)]
+    z = add(*e)
+    total = d.chain(add(*(frac(ei, z) for ei in e)), r"The softmax weights of three prompt tokens, for any scores, "
+                    "so for any query:")
+    total.to(frac(z, z), "a common denominator")
+    total.to(sp.Integer(1), "numerator and denominator agree")
+    score_1, score_2 = (frac(mul(q, kj), sqrt(d_head)) for kj in (k1, k2))
+    one = mul(frac(sp.exp(score_1), sp.exp(score_1)), v1)
+    single = d.chain(sp.Derivative(one, q), r"With one context token the output is $a_1 v_1$; how it changes with "
+                     r"the query $q$:")
+    single.to(sp.Derivative(v1, q), r"the single weight is $e^{s_1} / e^{s_1} = 1$ for every query")
+    single.to(sp.Integer(0), r"$v_1$ has no $q$ in it: every image token reads the same vector")
+    two = frac(sp.exp(score_1), add(sp.exp(score_1), sp.exp(score_2)))
+    pair = d.chain(sp.Derivative(two, q), r"With two tokens, the first token's weight $a_1$ moves with the query:")
+    pair.to(mul(frac(k1 - k2, sqrt(d_head)), frac(sp.exp(score_1), add(sp.exp(score_1), sp.exp(score_2))),
+                frac(sp.exp(score_2), add(sp.exp(score_1), sp.exp(score_2)))),
+            r"the quotient rule: $(k_1 - k_2)\,a_1 a_2 / \sqrt{d}$, not 0 when the keys differ")
+    weighted = add(*(mul(frac(ei, z), vi) for ei, vi in zip(e, (v1, v2, v3), strict=True)))
+    mean = d.chain(weighted, r"Equally similar keys, $s_1 = s_2 = s_3$, give the mean of the values:",
+                   name=sp.Symbol(r"\mathrm{output}"))
+    mean.to(frac(add(v1, v2, v3), 3), r"insert $s_2 = s_3 = s_1$: each weight is $1/3$", using={s2: s1, s3: s1})
     return d
 
 
 def all_derivations() -> list[Derivation]:
-    return [token_count(), sincos_relative(), adaln_zero(), latent_compression(), cross_attention_weights()]
+    return registry.all_derivations(__name__)
