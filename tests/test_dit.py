@@ -85,3 +85,19 @@ def test_bad_inputs_name_the_argument():
         DiT(dim=36, heads=8)
     with pytest.raises(TypeError, match="patch_size"):
         DiT(patch_size=2.0)
+
+
+def test_dit_block_diagram_draws_a_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from diffusion_edu.diagrams import dit_block
+
+    fig = dit_block.draw()
+    assert isinstance(fig, Figure)
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "gate_1" in texts and "gate_2" in texts and "adaLN-Zero" in texts
+    plt.close(fig)
