@@ -99,5 +99,5 @@ def test_dit_block_diagram_draws_a_figure():
     fig = dit_block.draw()
     assert isinstance(fig, Figure)
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
-    assert "gate_1" in texts and "gate_2" in texts and "adaLN-Zero" in texts
+    assert r"\mathrm{gate}_1" in texts and r"\mathrm{gate}_2" in texts and "adaLN-Zero" in texts
     plt.close(fig)
