@@ -234,7 +234,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, weight: float | torch.Tensor) -> t
     """Spherical interpolation between two noise latents (Shoemake 1985), per sample:
     sin((1 - w) theta) / sin(theta) z0 + sin(w theta) / sin(theta) z1, theta the angle between them.
     Unlike a straight line it keeps the norm of Gaussian latents near sqrt(D), where the sampler
-    expects them (DDIM section 5.3). ``weight`` is a finite number (or a 0-d tensor).
+    expects them (DDIM section 5.3). ``weight`` is a number in [0, 1] (or a 0-d tensor).
 
     Degenerate pairs get a defined answer, never NaN: parallel latents (theta ~ 0, e.g. z0 = z1) and a
     zero latent fall back to the straight line (1 - w) z0 + w z1, the formula's limit (z0 = z1 gives z0);
@@ -243,7 +243,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, weight: float | torch.Tensor) -> t
     """
     z0 = check_float_tensor("z0", z0, min_ndim=1)
     z1 = check_same_shape("z1", check_float_tensor("z1", z1, min_ndim=1), "z0", z0)
-    w = check_number("weight", weight)
+    w = check_number("weight", weight, low=0.0, high=1.0)
     dtype = torch.promote_types(z0.dtype, z1.dtype)
     flat0, flat1 = z0.flatten(1).to(dtype), z1.flatten(1).to(dtype)  # (N, D)
     norm0, norm1 = flat0.norm(dim=1, keepdim=True), flat1.norm(dim=1, keepdim=True)  # (N, 1)

@@ -187,7 +187,7 @@ def respaced_model(model: EpsModel, kept: torch.Tensor) -> EpsModel:
         raise ValueError(f"kept: expected a non-empty 1-D tensor of step indices, got shape {tuple(kept.shape)}")
 
     def respaced(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        t = check_steps("t", t, len(kept))
+        t = check_steps("t", t, len(kept), x.shape[0] if isinstance(x, torch.Tensor) and x.ndim else None)
         return model(x, kept.to(t.device)[t])
 
     return respaced

@@ -111,6 +111,8 @@ def classifier_log_prob_grad(classifier: NoisyClassifier, x: torch.Tensor, t: to
         if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or logits.shape[0] != x.shape[0]:
             shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
             raise ValueError(f"classifier: expected classifier(x, t) to return logits ({x.shape[0]}, K), got {shape}")
+        if not logits.requires_grad:
+            raise ValueError("classifier: expected logits that depend on x (differentiable), got a tensor without grad")
         if labels.numel() and int(labels.max()) >= logits.shape[1]:
             raise ValueError(f"labels: expected class indices < K = {logits.shape[1]}, got {int(labels.max())}")
         log_probs = torch.log_softmax(logits, dim=-1)  # (N, K)

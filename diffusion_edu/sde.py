@@ -392,7 +392,7 @@ def log_likelihood(
     log p_{t_min}(x0) = log p_1(x(1)) + int_{t_min}^1 div v dt. The divergence is exact (autograd,
     fine for low dimensions). ``prior_log_prob`` defaults to N(0, prior_std^2 I)."""
     check_callable("score", score, "score(x, t)")
-    x0 = check_float_tensor("x0", x0, min_ndim=1)
+    x0 = check_float_tensor("x0", x0, min_ndim=2)
     _check_sde(sde)
     check_choice("method", method, METHODS)
     if prior_log_prob is not None:
