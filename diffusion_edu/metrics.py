@@ -164,12 +164,12 @@ def digit_classifier() -> DigitClassifier:
     return model
 
 
-PIXEL_SLACK = 1.5  # samples may overshoot [-1, 1] a little (they are clamped); beyond this it is another range
+PIXEL_SLACK = 3.0  # unclipped samples overshoot [-1, 1] (they are clamped); beyond this it is another range
 
 
 def _check_images(name: str, images: torch.Tensor, minimum: int = 1) -> torch.Tensor:
     """Digit images (N, 1, 8, 8) in the data's range [-1, 1] (background -1), N >= ``minimum``, finite.
-    Pixels within [-1.5, 1.5] are clamped to [-1, 1]; images in [0, 1], [0, 16] or [0, 255] are an error
+    Pixels within [-3, 3] are clamped to [-1, 1]; images in [0, 1], [0, 16] or [0, 255] are an error
     (map them with 2 x - 1, x / 8 - 1, x / 127.5 - 1), never a silently clamped, meaningless score."""
     images = check_float_tensor(name, images, nonempty=False)
     if images.ndim != 4 or tuple(images.shape[1:]) != (1, 8, 8):
