@@ -13,6 +13,18 @@ def test_derivations_prove():
         assert len(d.steps) >= 1
 
 
+def test_implicit_score_matching_identity_and_minimiser():
+    """Fisher divergence = implicit objective + a constant free of the model; its minimiser over
+    s = a x + b is the true score -(x - mu) / sigma^2."""
+    d = derive.implicit_score_matching()
+    gap = sp.expand(d["fisher"] / 2 - d["implicit"])
+    assert not gap.free_symbols & {derive.a, derive.b, derive.c}
+    j = d["implicit"].subs(derive.c, 0)
+    best = sp.solve([sp.diff(j, derive.a), sp.diff(j, derive.b)], [derive.a, derive.b], dict=True)[0]
+    assert sp.simplify(best[derive.a] + 1 / derive.sigma**2) == 0
+    assert sp.simplify(best[derive.b] - derive.mu / derive.sigma**2) == 0
+
+
 def test_ula_variance_matches_sympy(generator):
     """ULA on N(0, s^2) has stationary variance 2 s^4 / (2 s^2 - eps) (proved in derivations.score)."""
     s0, eps = 1.0, 0.4
