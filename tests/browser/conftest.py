@@ -18,8 +18,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HTML = ROOT / "_build" / "html"
+# the built book; DIFFUSION_EDU_BOOK_HTML points the check at another build (e.g. a few pages built alone)
+HTML = Path(os.environ.get("DIFFUSION_EDU_BOOK_HTML", ROOT / "_build" / "html"))
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+# the README's images: rewritten from the built book by the browser check, committed
+README_IMAGES = ROOT / "docs" / "screenshots"
 REQUIRED = os.environ.get("DIFFUSION_EDU_REQUIRE_BROWSER") == "1"
 
 

@@ -1,21 +1,35 @@
-"""Every page of the built book in a real browser: math typeset, no errors, images and
-animations present, launch buttons on notebook pages, internal links resolve, and the
-forward-noising widget's static slider changes the picture."""
+"""Every page of the built book in a real browser: math typeset, derivations that fit the text
+column, no errors, images and animations present, exercise solutions hidden until opened, launch
+buttons on notebook pages, internal links resolve, and the forward-noising widget's static slider
+changes the picture. Run over a built book, it also rewrites the README's images in
+docs/screenshots/."""
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import unquote, urldefrag
+from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 import yaml
 
-from tests.browser.conftest import HTML, ROOT, SCREENSHOTS
+from tests.browser.conftest import HTML, README_IMAGES, ROOT, SCREENSHOTS
 
 SCREENSHOT_PAGES = {"book/02_gaussian", "book/07_forward", "book/08_reverse", "book/intro"}
+# the README's images: page -> (file in docs/screenshots, JavaScript returning the element to capture)
+README_SHOTS = {
+    "book/07_forward": (
+        ("derivation.png", "return [...document.querySelectorAll('.cell_output')].find(o =>"
+                           " o.querySelector('mjx-container[display=\"true\"]') && /closed form/.test(o.innerText))"),
+        ("noising_widget.png", "return document.querySelector('.de-noising-widget')"),
+    ),
+    "book/intro": (("book_map.png", "return document.querySelector('img.plot-directive')"),),
+}
+README_WIDTH = 1000  # pixels; the images are shown at most this wide on the repository page
 
 
 def toc_pages() -> list[str]:
@@ -43,6 +57,90 @@ def wait_for_mathjax(driver, timeout: float = 30.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("MathJax did not finish typesetting")
+
+
+def hide_cell_tags(page: str) -> int:
+    """How many cells of the page's notebook are tagged hide-cell."""
+    cells = json.loads((ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))["cells"]
+    return sum("hide-cell" in cell.get("metadata", {}).get("tags", []) for cell in cells)
+
+
+# checkVisibility also sees what a closed <details> hides (its content is skipped, not display: none)
+_VISIBLE = ("const visible = el => !!el && el.getClientRects().length > 0 && (el.checkVisibility ?"
+            " el.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true}) :"
+            " getComputedStyle(el).visibility !== 'hidden');")
+
+
+def overflowing_derivations(driver) -> list[str]:
+    """Display math in notebook outputs (the derivations' aligned blocks) and its output area that
+    are wider than the text column: each as 'what: scrollWidth > clientWidth: TeX'."""
+    return driver.execute_script(
+        "const found = [], seen = new Set();"
+        "const tex = m => { try { return MathJax.startup.document.getMathItemsWithin(m)[0].math.slice(0, 90); }"
+        "                   catch (e) { return m.textContent.slice(0, 60); } };"
+        "for (const m of document.querySelectorAll('.cell_output mjx-container[display=\"true\"]')) {"
+        "  if (!m.getClientRects().length) continue;"  # inside a closed toggle: nothing to measure
+        "  for (const [what, el] of [['math', m], ['output', m.closest('.cell_output')]]) {"
+        "    if (seen.has(el)) continue; seen.add(el);"
+        "    if (el.scrollWidth > el.clientWidth + 1)"
+        "      found.push(`${what}: ${el.scrollWidth} > ${el.clientWidth}: ${tex(m)}`);"
+        "  }"
+        "}"
+        "return found;")
+
+
+def hidden_cells_state(driver) -> list[dict]:
+    """For each hide-cell cell: whether its toggle is open and its input/output are visible."""
+    return driver.execute_script(
+        _VISIBLE +
+        "return [...document.querySelectorAll('.cell.tag_hide-cell')].map(cell => {"
+        "  const details = cell.querySelector('details') || cell.closest('details');"
+        "  const input = cell.querySelector('.cell_input'), output = cell.querySelector('.cell_output');"
+        "  return {open: !!details && details.open, has_toggle: !!details && !!details.querySelector('summary'),"
+        "          input: visible(input), output: visible(output), has_output: !!output};"
+        "});")
+
+
+def toggle_hidden_cells(driver) -> None:
+    driver.execute_script(
+        "for (const cell of document.querySelectorAll('.cell.tag_hide-cell')) {"
+        "  const details = cell.querySelector('details') || cell.closest('details');"
+        "  details.querySelector('summary').click();"
+        "}")
+
+
+def dropdowns_state(driver) -> list[dict]:
+    """Solution dropdowns ({admonition} with :class: dropdown, and {dropdown}): is the body visible?"""
+    return driver.execute_script(
+        _VISIBLE +
+        "const body = el => [...el.children].filter(c => !c.matches('.admonition-title, summary'));"
+        "return [...document.querySelectorAll('.admonition.dropdown, details.sd-dropdown')].map(el => ({"
+        "  title: (el.querySelector('.admonition-title, summary') || el).innerText.trim().slice(0, 40),"
+        "  shown: body(el).some(visible)}));")
+
+
+def toggle_dropdowns(driver) -> None:
+    driver.execute_script(
+        "for (const el of document.querySelectorAll('.admonition.dropdown, details.sd-dropdown')) {"
+        "  (el.querySelector('button.toggle-button') || el.querySelector('summary') ||"
+        "   el.querySelector('.admonition-title')).click();"
+        "}")
+
+
+def save_readme_image(driver, element, name: str) -> None:
+    """Capture ``element``, shrink it to README_WIDTH pixels and write it, palette-optimised, to docs/screenshots."""
+    from PIL import Image
+
+    if element.tag_name == "img":  # a picture: its own file, at full resolution
+        image = Image.open(HTML / unquote(urlparse(element.get_attribute("src")).path).lstrip("/")).convert("RGB")
+    else:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
+        time.sleep(0.3)
+        image = Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+    if image.width > README_WIDTH:
+        image = image.resize((README_WIDTH, round(image.height * README_WIDTH / image.width)), Image.LANCZOS)
+    README_IMAGES.mkdir(parents=True, exist_ok=True)
+    image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(README_IMAGES / name, optimize=True)
 
 
 def slide_to_end(driver, slider: str, image: str) -> bool:
@@ -98,8 +196,44 @@ def test_page(page, browser, book_url):
         changed = slide_to_end(browser, ".de-noising-slider", ".de-noising-frame")
         assert changed, "moving the noising slider did not change the image"
 
+    # exercise solutions: hidden (input and output) until their toggle is opened, visible after
+    if is_notebook(page):
+        before = hidden_cells_state(browser)
+        tagged = hide_cell_tags(page)
+        assert len(before) == tagged, f"{tagged} cells tagged hide-cell, {len(before)} rendered as such"
+        assert all(cell["has_toggle"] for cell in before), f"hide-cell cells without a toggle: {before}"
+        shown = [i for i, cell in enumerate(before) if cell["open"] or cell["input"] or cell["output"]]
+        assert shown == [], f"hide-cell cells visible before opening: {[before[i] for i in shown]}"
+        toggle_hidden_cells(browser)
+        after = hidden_cells_state(browser)
+        hidden = [i for i, cell in enumerate(after)
+                  if not (cell["input"] and (cell["output"] or not cell["has_output"]))]
+        assert hidden == [], f"hide-cell cells still hidden after opening: {[after[i] for i in hidden]}"
+    closed = dropdowns_state(browser)
+    assert [d["title"] for d in closed if d["shown"]] == [], "dropdowns open before a click"
+    if closed:
+        toggle_dropdowns(browser)
+        opened = dropdowns_state(browser)
+        assert [d["title"] for d in opened if not d["shown"]] == [], "dropdowns still closed after a click"
+
+    # derivations (hidden ones included, now open) fit the text column at a 1280-pixel-wide window
+    assert browser.execute_script("return window.innerWidth") >= 1270
+    overflowing = overflowing_derivations(browser)
+    assert overflowing == [], f"derivation outputs wider than the text column: {overflowing}"
+
+    # everything closed again, as a reader finds it
+    if is_notebook(page):
+        toggle_hidden_cells(browser)
+    if closed:
+        toggle_dropdowns(browser)
+
     if page in SCREENSHOT_PAGES:
         browser.save_screenshot(str(SCREENSHOTS / f"{Path(page).name}.png"))
+    for name, find in README_SHOTS.get(page, ()):
+        element = browser.execute_script(find)
+        assert element is not None, f"{page}: nothing to capture for the README's {name}"
+        save_readme_image(browser, element, name)
+    browser.execute_script("window.scrollTo(0, 0)")
 
 
 class _Links(HTMLParser):
