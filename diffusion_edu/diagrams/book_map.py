@@ -10,7 +10,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 CHAPTERS: dict[int, tuple[str, float, float]] = {
     1: ("Bayes' theorem", 1.3, 7.6),
     2: ("The Gaussian", 1.3, 5.9),
-    3: ("Gaussian mixtures", 1.3, 4.2),
+    3: ("Gaussian\nmixtures", 1.3, 4.2),
     4: ("KL divergence", 1.3, 2.5),
     5: ("Autoencoders\nand the VAE", 3.95, 2.5),
     6: ("GANs", 3.95, 0.9),
@@ -25,7 +25,7 @@ CHAPTERS: dict[int, tuple[str, float, float]] = {
     15: ("Latent\ndiffusion", 15.8, 2.2),
 }
 PARTS = (("Part I · Probability", (1, 2, 3, 4), "#eef2f7"),
-         ("Part II · Latent-variable\ngenerators", (5, 6), "#f6f0e4"),
+         ("Part II · Latent-\nvariable generators", (5, 6), "#f6f0e4"),
          ("Part III · Diffusion", (7, 8, 9, 10, 11, 12, 13, 14, 15), "#e8f3eb"))
 FAST_TRACK = (7, 8, 10, 11, 12, 13)
 # (from, to, label, where the label sits along the arrow (0 start, 1 end), curvature: 0 straight,
@@ -53,7 +53,7 @@ WIDTH, HEIGHT = 16.9, 9.0
 def draw() -> Figure:
     """Return the map: one box per chapter, coloured by part, the fast-track chapters outlined in blue,
     and labelled arrows from the idea a chapter builds on to the chapter that uses it."""
-    fig, ax = plt.subplots(figsize=(11, 6.0))
+    fig, ax = plt.subplots(figsize=(9.5, 5.4))
     ax.set_xlim(0, WIDTH)
     ax.set_ylim(0, HEIGHT)
     ax.axis("off")
@@ -64,7 +64,7 @@ def draw() -> Figure:
         y0, y1 = min(ys) - BOX_H / 2 - 0.2, max(ys) + BOX_H / 2 + 0.75
         ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, boxstyle="round,pad=0.02,rounding_size=0.2",
                                     facecolor=colour, edgecolor="#b5b5b5", linewidth=0.8, zorder=0))
-        ax.text(x0 + 0.15, y1 - 0.12, name, fontsize=9, fontweight="bold", color="#505050", va="top")
+        ax.text(x0 + 0.15, y1 - 0.12, name, fontsize=8.5, fontweight="bold", color="#505050", va="top")
     boxes = {}
     for number, (title, x, y) in CHAPTERS.items():
         fast = number in FAST_TRACK
@@ -73,7 +73,7 @@ def draw() -> Figure:
                                        edgecolor="#1f5fa8" if fast else "#6f6f6f",
                                        linewidth=2.2 if fast else 1.0, zorder=2)
         ax.add_patch(boxes[number])
-        ax.text(x, y, f"{number}\n{title}", ha="center", va="center", fontsize=8, zorder=3, linespacing=1.1)
+        ax.text(x, y, f"{number}\n{title}", ha="center", va="center", fontsize=7.6, zorder=3, linespacing=1.1)
     for start, end, label, where, curve in LINKS:
         (_, x0, y0), (_, x1, y1) = CHAPTERS[start], CHAPTERS[end]
         ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=11, color="#3d3d3d",
