@@ -91,6 +91,19 @@ def test_dsm_loss_is_minimised_by_the_exact_score(generator):
     assert exact < worse
 
 
+def test_sde_density_diagram_is_the_exact_marginal():
+    from matplotlib.figure import Figure
+
+    from diffusion_edu.diagrams import sde_density
+
+    mixture, vp = sde_density.mixture_1d(), sde.VPSDE()
+    xs = torch.linspace(-12.0, 12.0, 4001)
+    density = sde_density.marginal_density(mixture, vp, torch.tensor([1e-3, 0.3, 1.0]), xs)
+    mass = torch.trapezoid(density, xs, dim=1)
+    torch.testing.assert_close(mass, torch.ones(3), atol=1e-4, rtol=0)
+    assert isinstance(sde_density.draw(n_paths=2, n_steps=8), Figure)
+
+
 def test_score_nets_shapes_and_std_division():
     torch.manual_seed(0)
     net = ScoreMLP()
