@@ -9,17 +9,21 @@ import torch
 
 from diffusion_edu import vae
 from diffusion_edu.derivations import vae as derive
+from diffusion_edu.derivations.proof import Chain, Claim, Given
+from diffusion_edu.derivations.registry import builders
 from diffusion_edu.nets.autoencoder import DigitAutoencoder, DigitVAE
 
 
-@pytest.mark.parametrize("build", [
-    derive.evidence_decomposition, derive.kl_to_standard_normal, derive.gaussian_decoder_likelihood,
-    derive.reparameterisation_gradient,
-])
-def test_every_derivation_is_proved(build):
-    derivation = build()
-    assert len(derivation.steps) >= 2
-    assert "$$" in derivation._repr_markdown_()
+@pytest.mark.parametrize("name", sorted(builders(derive.__name__)))
+def test_every_derivation_is_a_proved_chain(name):
+    derivation = builders(derive.__name__)[name]()
+    assert derivation.n_proved >= 2
+    assert all(isinstance(item, Given | Chain | Claim) for item in derivation.items)  # no legacy steps
+    assert r"\begin{aligned}" in derivation._repr_markdown_()
+
+
+def test_module_lists_its_derivations():
+    assert len(derive.all_derivations()) == len(builders(derive.__name__)) >= 3
 
 
 def test_kl_matches_sympy_and_is_not_note_003s(generator):
@@ -117,3 +121,15 @@ def test_trained_digit_vae_is_cached(tmp_path, monkeypatch):
     assert not info_again["trained_now"]
     for p, q in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
         torch.testing.assert_close(p, q)
+
+
+def test_beta_of_the_notes_loss_is_one_over_2c(generator):
+    """|x - f|^2 + KL = 2c (|x - f|^2 / (2c) + beta KL) with beta = 1 / (2c): checked in float64."""
+    beta = sp.lambdify(derive.c, derive.gaussian_decoder_likelihood()["beta_of_note_loss"])
+    assert beta(0.1) == pytest.approx(5.0) and beta(0.5) == pytest.approx(1.0)
+    x, f = torch.randn(2, 20, 64, dtype=torch.float64, generator=generator)
+    kl = torch.rand(20, dtype=torch.float64, generator=generator)
+    for c in (0.1, 0.3, 2.0):
+        error = (x - f).square().sum(1)
+        nll = vae.gaussian_nll(x, f, c) - 32 * math.log(2 * math.pi * c)  # minus the constant: |x - f|^2 / (2c)
+        torch.testing.assert_close(error + kl, 2 * c * (nll + beta(c) * kl))

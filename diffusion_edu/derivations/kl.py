@@ -1,6 +1,9 @@
-"""Chapter 4: the Kullback-Leibler divergence (Kullback and Leibler, 1951), proved by SymPy.
+"""Chapter 4: the Kullback-Leibler divergence (Kullback and Leibler, 1951), proved by SymPy as chains.
 
-- Jensen's inequality for the convex -log (tangent-line proof) and from it KL >= 0 (Gibbs' inequality);
+- convexity of -log and its tangent-line inequality; Jensen's inequality for a two-point
+  distribution from it; Gibbs' inequality KL >= 0 for two-point distributions from Jensen, and
+  KL(p||p) = 0 (the general case is the same argument with more terms; the chapter checks it
+  numerically);
 - asymmetry on two exact examples;
 - KL between two univariate Gaussians by integration; the diagonal multivariate form; the VAE's
   KL(N(mu, sigma^2) || N(0, 1)) (note 003 has the sign flipped);
@@ -14,12 +17,16 @@ from functools import lru_cache
 
 import sympy as sp
 
-from diffusion_edu.derivations.gaussian import pdf
+from diffusion_edu.derivations import registry
+from diffusion_edu.derivations.forms import add, frac, held, mul
+from diffusion_edu.derivations.gaussian import Normal, pdf
 from diffusion_edu.derivations.proof import Derivation, is_zero
+from diffusion_edu.derivations.registry import derivation
 
 x, t = sp.symbols("x t", real=True)
 mu_1, mu_2 = sp.symbols("mu_1 mu_2", real=True)
 sigma_1, sigma_2 = sp.symbols("sigma_1 sigma_2", positive=True)
+INF = sp.oo
 
 
 def kl_gaussian_closed_form(m1: sp.Expr, s1: sp.Expr, m2: sp.Expr, s2: sp.Expr) -> sp.Expr:
@@ -32,7 +39,7 @@ def kl_gaussian_closed_form(m1: sp.Expr, s1: sp.Expr, m2: sp.Expr, s2: sp.Expr) 
 def _gaussian_moments() -> tuple[sp.Expr, ...]:
     """E[x^k] for k = 0..4 under N(mu_1, sigma_1^2), each by integration."""
     p = pdf(x, mu_1, sigma_1)
-    return tuple(sp.expand(sp.simplify(sp.integrate(x**k * p, (x, -sp.oo, sp.oo)))) for k in range(5))
+    return tuple(sp.expand(sp.simplify(sp.integrate(x**k * p, (x, -INF, INF)))) for k in range(5))
 
 
 def _expect_polynomial(poly_in_x: sp.Expr) -> sp.Expr:
@@ -42,149 +49,284 @@ def _expect_polynomial(poly_in_x: sp.Expr) -> sp.Expr:
     return sp.expand(sum(c * moments[k] for k, c in enumerate(coefficients)))
 
 
+def _by_moments(lhs: sp.Basic, rhs: sp.Basic) -> bool:
+    """Proof for forms holding integrals of a polynomial in x against N(x; mu_1, sigma_1^2): each
+    such integral is replaced by linearity and the integrated moments E[x^k], k <= 4."""
+    def integrate(expr: sp.Basic) -> sp.Basic:
+        def one(integral: sp.Integral) -> sp.Expr:
+            integrand = integral.function
+            density = Normal(x, mu_1, sigma_1)
+            return _expect_polynomial(sp.expand((integrand / density).doit()))
+        return sp.sympify(expr).replace(lambda e: isinstance(e, sp.Integral), one).doit()
+    return is_zero(sp.expand(integrate(lhs) - integrate(rhs)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Jensen's inequality and Gibbs' inequality
+# ---------------------------------------------------------------------------------------------
+
+u, m, a, b = sp.symbols("u m a b", positive=True)
+r = sp.symbols("r", positive=True)
+w = sp.symbols("p", positive=True)  # the weight of the first point, 0 < p < 1
+q = sp.symbols("q", positive=True)  # the second distribution's first probability, 0 < q < 1
+_h = r - 1 - sp.log(r)  # the gap between -log and its tangent, as a function of r = u / m
+
+
+def _tangent_gap(u_: sp.Expr, m_: sp.Expr) -> sp.Expr:
+    """-log u minus the tangent line of -log at m, evaluated at u."""
+    return -sp.log(u_) - (-sp.log(m_) - (u_ - m_) / m_)
+
+
+def _gap_nonnegative(lhs: sp.Basic, rhs: sp.Basic) -> bool:
+    """lhs >= rhs = 0 with lhs = h(u/m), h(r) = r - 1 - log r: h(1) = 0, h'(1) = 0 and h'' = 1/r^2 > 0,
+    so r = 1 is h's global minimum on r > 0 (h is convex there) and h >= 0."""
+    gap = sp.sympify(lhs).doit()
+    minimum_at_one = is_zero(_h.subs(r, 1)) and is_zero(sp.diff(_h, r).subs(r, 1))
+    convex = sp.simplify(sp.diff(_h, r, 2) - 1 / r**2) == 0 and (1 / r**2).is_positive
+    return bool(rhs == 0 and minimum_at_one and convex and is_zero(gap - _h.subs(r, u / m)))
+
+
+def _two_tangents(lhs: sp.Basic, rhs: sp.Basic) -> bool:
+    """lhs - rhs is p times the tangent gap at a plus (1 - p) times the gap at b: both gaps are >= 0
+    (the tangent-line inequality), both weights are >= 0 (0 < p < 1, a premise)."""
+    decomposition = w * _tangent_gap(a, m) + (1 - w) * _tangent_gap(b, m)
+    return is_zero(sp.sympify(lhs).doit() - sp.sympify(rhs).doit() - decomposition)
+
+
+def _jensen_instance(lhs: sp.Basic, rhs: sp.Basic) -> bool:
+    """lhs >= rhs is Jensen's two-point inequality with a = q/p, b = (1 - q)/(1 - p)."""
+    jensen_lhs = w * -sp.log(a) + (1 - w) * -sp.log(b)
+    jensen_rhs = -sp.log(w * a + (1 - w) * b)
+    instance = {a: q / w, b: (1 - q) / (1 - w)}
+    return is_zero(sp.sympify(lhs).doit() - jensen_lhs.subs(instance)) and is_zero(
+        sp.sympify(rhs).doit() - jensen_rhs.subs(instance))
+
+
+@derivation
 def jensen_and_nonnegativity() -> Derivation:
-    """Jensen for phi = -log: E[-log X] >= -log E[X]. With X = q(x)/p(x), x ~ p: KL(p||q) >= 0."""
-    d = Derivation("Jensen's inequality, and KL >= 0")
-    m = sp.symbols("m", positive=True)
-    u = sp.symbols("u", positive=True)
-    tangent_gap = -sp.log(u) - (-sp.log(m) - (u - m) / m)  # phi(u) - (tangent of phi at m)(u)
-    d.equal("the gap between -log u and its tangent at m vanishes at u = m", tangent_gap.subs(u, m), 0)
-    d.equal("its derivative vanishes at u = m too", sp.diff(tangent_gap, u).subs(u, m), 0)
-    d.true("and its second derivative 1/u^2 is > 0: -log lies above every tangent (convexity)",
-           sp.diff(tangent_gap, u, 2) > 0)
-    # expectation of the tangent inequality at m = E[X]: E[-log X] >= -log E[X] - (E[X] - E[X]) / E[X]
-    mean_x = sp.symbols("E[X]", positive=True)
-    d.equal(
-        "take expectations at m = E[X]: the tangent's expectation is -log E[X] (the linear term averages to 0)",
-        -sp.log(mean_x) - (mean_x - mean_x) / mean_x,
-        -sp.log(mean_x),
-        note="Jensen: E[-log X] >= -log E[X], with equality iff X is constant",
-    )
+    """-log is convex; its tangent line lies below it; Jensen for a two-point distribution; KL >= 0."""
+    d = Derivation(r"Jensen's inequality for $-\log$, and $\mathrm{KL} \ge 0$ (Gibbs' inequality)")
+    mean = sp.Symbol("m", positive=True)
+    d.given(m, add(mul(w, a), mul(1 - w, b)),
+            r"the mean of a two-point variable $X$, equal to $a$ with probability $p$ and to $b$ otherwise "
+            r"($0 < p < 1$)")
+    convex = d.chain(sp.Derivative(-sp.log(u), (u, 2)), r"$-\log$ is convex: its second derivative is positive,")
+    convex.to(1 / u**2, "differentiate twice")
+    d.claim(sp.Gt(1 / u**2, 0, evaluate=False), r"for every $u > 0$")
+    tangent = d.chain(add(-sp.log(u), sp.log(mean), frac(u - mean, mean)),
+                      r"So $-\log$ lies above each tangent line: at $u$, the gap between $-\log u$ and the tangent "
+                      r"$-\log m - (u - m)/m$ at $m$ is")
+    tangent.to(add(u / mean, -1, -sp.log(frac(u, mean))), r"collect the logarithms")
+    tangent.to(sp.Integer(0), r"with $r = u/m$: $h(r) = r - 1 - \log r$ has $h(1) = 0$, $h'(1) = 0$ and "
+               r"$h''(r) = 1/r^2 > 0$, so $h \ge 0$", relation=">=", proof=_gap_nonnegative)
+    jensen = d.chain(add(mul(w, -sp.log(a)), mul(1 - w, -sp.log(b))),
+                     r"Jensen's inequality for the two-point $X$: $\mathbb{E}[-\log X] \ge -\log \mathbb{E}[X]$,",
+                     name=sp.Symbol(r"\mathbb{E}[-\log X]"))
+    jensen.to(add(mul(w, held(-sp.log(mean) - (a - mean) / mean)), mul(1 - w, held(-sp.log(mean) - (b - mean) / mean))),
+              r"the tangent at $m$ lies below $-\log$, at $u = a$ and at $u = b$; the weights are $\ge 0$",
+              relation=">=", proof=_two_tangents)
+    jensen.to(add(-sp.log(mean), -frac(add(mul(w, a - mean), mul(1 - w, b - mean)), mean)),
+              r"collect $-\log m$: the weights sum to $1$")
+    jensen.to(-sp.log(mean), r"the linear term vanishes: $p(a - m) + (1 - p)(b - m) = 0$ by the definition of $m$",
+              using={m: w * a + (1 - w) * b})
+    jensen.to(-sp.log(add(mul(w, a), mul(1 - w, b))), r"definition of $m$: the mean of $X$",
+              using={m: w * a + (1 - w) * b})
+    kl_two = d.chain(add(mul(w, sp.log(frac(w, q))), mul(1 - w, sp.log(frac(1 - w, 1 - q)))),
+                     r"Gibbs' inequality for two-point distributions $(p, 1 - p)$ and $(q, 1 - q)$, $0 < q < 1$:",
+                     name=sp.Symbol(r"\mathrm{KL}(p\,\|\,q)"))
+    kl_two.to(add(mul(w, -sp.log(frac(q, w))), mul(1 - w, -sp.log(frac(1 - q, 1 - w)))),
+              r"$\log(y/z) = -\log(z/y)$: an expectation of $-\log X$ with $X = q(x)/p(x)$")
+    kl_two.to(-sp.log(add(mul(w, frac(q, w)), mul(1 - w, frac(1 - q, 1 - w)))),
+              r"Jensen above, with $a = q/p$ and $b = (1 - q)/(1 - p)$", relation=">=", proof=_jensen_instance)
+    kl_two.to(-sp.log(add(q, held(1 - q))), r"cancel $p$ and $1 - p$: $\mathbb{E}_p[X] = \sum_x q(x)$")
+    kl_two.to(sp.Integer(0), r"$q$ sums to $1$, and $\log 1 = 0$")
+    # equality: three outcomes, q = p
     p1, p2, q1, q2 = sp.symbols("p_1 p_2 q_1 q_2", positive=True)
-    p = [p1, p2, 1 - p1 - p2]
-    q = [q1, q2, 1 - q1 - q2]
-    d.equal("with X = q(x)/p(x) and x ~ p: E_p[X] = sum_x q(x) = 1",
-            sum(pi * qi / pi for pi, qi in zip(p, q, strict=True)), 1)
-    kl = sum(pi * sp.log(pi / qi) for pi, qi in zip(p, q, strict=True))
-    d.equal("and E_p[-log X] = sum_x p log(p/q) = KL(p||q), so KL(p||q) >= -log 1 = 0",
-            sum(-pi * sp.log(qi / pi) for pi, qi in zip(p, q, strict=True)), kl,
-            proof=lambda lhs, rhs: is_zero(sp.expand_log(lhs - rhs, force=True)))
-    d.equal("equality when X is constant, i.e. q = p: KL(p||p) = 0", kl.subs({q1: p1, q2: p2}), 0)
-    d.keep("kl_3", kl)
+    ps, qs = [p1, p2, 1 - p1 - p2], [q1, q2, 1 - q1 - q2]
+    kl_3 = sum(pi * sp.log(pi / qi) for pi, qi in zip(ps, qs, strict=True))
+    same = d.chain(add(*(mul(pi, sp.log(frac(pi, pi))) for pi in ps)),
+                   r"Equality when $q = p$ (three outcomes, say):", name=sp.Symbol(r"\mathrm{KL}(p\,\|\,p)"))
+    same.to(add(*(mul(pi, sp.log(sp.Integer(1), evaluate=False)) for pi in ps)), r"each ratio is $1$")
+    same.to(sp.Integer(0), r"$\log 1 = 0$")
+    d.keep("kl_3", kl_3)
+    d.keep("kl_two_point", w * sp.log(w / q) + (1 - w) * sp.log((1 - w) / (1 - q)))
     return d
 
 
+@derivation
 def asymmetry() -> Derivation:
     """KL(p||q) != KL(q||p), on a coin and on two Gaussians, exactly."""
-    d = Derivation("KL is not symmetric")
+    d = Derivation(r"KL is not symmetric: $\mathrm{KL}(p\,\|\,q) \ne \mathrm{KL}(q\,\|\,p)$")
     half, nine, one = sp.Rational(1, 2), sp.Rational(9, 10), sp.Rational(1, 10)
     forward = half * sp.log(half / nine) + half * sp.log(half / one)
     backward = nine * sp.log(nine / half) + one * sp.log(one / half)
-    d.equal("fair coin p vs 90/10 coin q: KL(p||q) = log(5/3)", forward, sp.log(sp.Rational(5, 3)),
-            proof=lambda lhs, rhs: is_zero(sp.expand_log(lhs - rhs, force=True)))
-    d.equal("KL(q||p) = (9/10) log(9/5) + (1/10) log(1/5)", backward,
-            nine * sp.log(sp.Rational(9, 5)) + one * sp.log(sp.Rational(1, 5)),
-            proof=lambda lhs, rhs: is_zero(sp.expand_log(lhs - rhs, force=True)))
-    d.true("they differ: 0.511 vs 0.368", sp.N(forward - backward, 30) > sp.Rational(1, 10))
+    kl_pq, kl_qp = sp.Symbol(r"\mathrm{KL}(p\,\|\,q)"), sp.Symbol(r"\mathrm{KL}(q\,\|\,p)")
+    fwd = d.chain(add(mul(half, sp.log(sp.Rational(5, 9))), mul(half, sp.log(5))),
+                  r"A fair coin $p = (\frac12, \frac12)$ against a biased one $q = (\frac{9}{10}, \frac{1}{10})$: "
+                  r"$\mathrm{KL}(p\,\|\,q) = \frac12 \log \frac{1/2}{9/10} + \frac12 \log \frac{1/2}{1/10}$,",
+                  name=kl_pq)
+    fwd.to(mul(half, sp.log(sp.Rational(25, 9))), r"$\log y + \log z = \log yz$")
+    fwd.to(sp.log(sp.Rational(5, 3)), r"$\frac12 \log \frac{25}{9} = \log \frac53$")
+    bwd = d.chain(add(mul(nine, sp.log(sp.Rational(9, 5))), mul(one, sp.log(sp.Rational(1, 5)))),
+                  r"and the other way round, $\mathrm{KL}(q\,\|\,p) = \frac{9}{10} \log \frac{9/10}{1/2} + "
+                  r"\frac{1}{10} \log \frac{1/10}{1/2}$,", name=kl_qp)
+    bwd.to(add(mul(nine, sp.log(9)), -sp.log(5)), r"$\log \frac{y}{z} = \log y - \log z$; collect $\log 5$")
+    d.claim(sp.Gt(sp.log(sp.Rational(5, 3)) - backward, sp.Rational(1, 10), evaluate=False),
+            r"they differ by more than $0.1$ nats ($0.511$ against $0.368$)")
     narrow_wide = kl_gaussian_closed_form(0, 1, 0, 2)
     wide_narrow = kl_gaussian_closed_form(0, 2, 0, 1)
-    d.equal("KL(N(0,1) || N(0,4)) = log 2 - 3/8", narrow_wide, sp.log(2) - sp.Rational(3, 8))
-    d.equal("KL(N(0,4) || N(0,1)) = 3/2 - log 2", wide_narrow, sp.Rational(3, 2) - sp.log(2))
-    d.true("a narrow p inside a wide q costs less than a wide p inside a narrow q",
-           sp.N(wide_narrow - narrow_wide, 30) > 0)
+    general = add(sp.log(frac(sigma_2, sigma_1)), frac(sigma_1**2 + (mu_1 - mu_2) ** 2, 2 * sigma_2**2), -half)
+    nw = d.chain(sp.Subs(general, (mu_1, sigma_1, mu_2, sigma_2), (0, 1, 0, 2)),
+                 r"Two Gaussians with the closed form proved below: a narrow $p = \mathcal{N}(0, 1)$ inside a "
+                 r"wide $q = \mathcal{N}(0, 4)$,")
+    nw.to(add(sp.log(2), sp.Rational(1, 8), -half), r"insert $\mu_1 = \mu_2 = 0$, $\sigma_1 = 1$, $\sigma_2 = 2$")
+    nw.to(sp.log(2) - sp.Rational(3, 8), r"add the fractions")
+    wn = d.chain(sp.Subs(general, (mu_1, sigma_1, mu_2, sigma_2), (0, 2, 0, 1)),
+                 r"and a wide $p = \mathcal{N}(0, 4)$ inside a narrow $q = \mathcal{N}(0, 1)$:")
+    wn.to(add(sp.log(half), frac(4, 2), -half), r"insert $\sigma_1 = 2$, $\sigma_2 = 1$")
+    wn.to(sp.Rational(3, 2) - sp.log(2), r"$\log \frac12 = -\log 2$; add the fractions")
+    d.claim(sp.Lt(narrow_wide, wide_narrow, evaluate=False),
+            r"a narrow $p$ inside a wide $q$ costs less than a wide $p$ inside a narrow $q$ ($0.318$ against $0.807$)")
     d.keep("coin_forward", forward)
     d.keep("coin_backward", backward)
     return d
 
 
+# ---------------------------------------------------------------------------------------------
+# Gaussians
+# ---------------------------------------------------------------------------------------------
+
+
+@derivation
 def gaussian_kl() -> Derivation:
     """KL(N(mu_1, s_1^2) || N(mu_2, s_2^2)) by integration, and the quantities built on it."""
-    d = Derivation("KL between two Gaussians, by integration")
-    p, q = pdf(x, mu_1, sigma_1), pdf(x, mu_2, sigma_2)
-    log_ratio = sp.expand(sp.expand_log(sp.log(p) - sp.log(q), force=True))
-    d.equal(
-        "log p(x) - log q(x) is a quadratic in x",
-        sp.degree(log_ratio, x),
-        2,
-    )
-    moments = _gaussian_moments()
-    d.equal("E_p[1] = 1, E_p[x] = mu_1, E_p[x^2] = mu_1^2 + sigma_1^2 (integrals)",
-            sp.Matrix(moments[:3]), sp.Matrix([1, mu_1, mu_1**2 + sigma_1**2]))
-    kl = _expect_polynomial(log_ratio)
+    d = Derivation(r"KL between two Gaussians $p = \mathcal{N}(\mu_1, \sigma_1^2)$ and "
+                   r"$q = \mathcal{N}(\mu_2, \sigma_2^2)$, by integration")
+    p, q_ = Normal(x, mu_1, sigma_1), Normal(x, mu_2, sigma_2)
+    log_ratio = sp.log(sigma_2 / sigma_1) - (x - mu_1) ** 2 / (2 * sigma_1**2) + (x - mu_2) ** 2 / (2 * sigma_2**2)
+    ratio = d.chain(sp.log(frac(p, q_)), r"The log-ratio is a quadratic in $x$:")
+    ratio.to(add(sp.log(frac(sigma_2, sigma_1)), -frac((x - mu_1) ** 2, 2 * sigma_1**2),
+                 frac((x - mu_2) ** 2, 2 * sigma_2**2)),
+             r"insert the densities: the factors $\sqrt{2\pi}$ cancel, the exponents subtract")
+    moment = d.chain(sp.Integral((x - mu_2) ** 2 * p, (x, -INF, INF)),
+                     r"Its expectation needs two moments of $p$. The second, about $\mu_2$:")
+    moment.to(sp.Integral(mul(add(power2(held(x - mu_1)), mul(2, held(mu_1 - mu_2), held(x - mu_1)),
+                                  power2(held(mu_1 - mu_2))), p), (x, -INF, INF)),
+              r"write $x - \mu_2 = (x - \mu_1) + (\mu_1 - \mu_2)$ and multiply out", proof=_by_moments)
+    moment.to(add(sigma_1**2, mul(2, held(mu_1 - mu_2), 0), power2(held(mu_1 - mu_2))),
+              r"$\mathbb{E}_p[(x - \mu_1)^2] = \sigma_1^2$ and $\mathbb{E}_p[x - \mu_1] = 0$ (integrals)",
+              proof=_by_moments)
+    moment.to(sigma_1**2 + (mu_1 - mu_2) ** 2, r"the middle term vanishes")
     closed = kl_gaussian_closed_form(mu_1, sigma_1, mu_2, sigma_2)
-    d.equal(
-        "KL = integral of p (log p - log q) dx = log(s2/s1) + (s1^2 + (mu_1 - mu_2)^2) / (2 s2^2) - 1/2",
-        kl,
-        closed,
-        note="note 000's formula, now proved",
-    )
+    closed_shown = add(sp.log(frac(sigma_2, sigma_1)), frac(sigma_1**2 + (mu_1 - mu_2) ** 2, 2 * sigma_2**2),
+                       -sp.Rational(1, 2))
+    kl = d.chain(sp.Integral(p * log_ratio, (x, -INF, INF)),
+                 r"The KL is the expectation of the log-ratio under $p$:", name=sp.Symbol(r"\mathrm{KL}(p\,\|\,q)"))
+    kl.to(add(sp.log(frac(sigma_2, sigma_1)), -frac(sigma_1**2, mul(2, sigma_1**2)),
+              frac(sigma_1**2 + (mu_1 - mu_2) ** 2, 2 * sigma_2**2)),
+          r"linearity, and the two moments: $\sigma_1^2$ about $\mu_1$, $\sigma_1^2 + (\mu_1 - \mu_2)^2$ about $\mu_2$",
+          proof=_by_moments)
+    kl.to(closed_shown, r"cancel $\sigma_1^2$: note 000's formula, now proved")
     vae = sp.Rational(1, 2) * (sigma_1**2 + mu_1**2 - 1 - sp.log(sigma_1**2))
-    d.equal(
-        "the VAE's term: KL(N(mu, s^2) || N(0, 1)) = (s^2 + mu^2 - 1 - log s^2) / 2",
-        closed.subs({mu_2: 0, sigma_2: 1}),
-        vae,
-        note="note 003 writes (log s^2 + 1 - s^2 - mu^2) / 2, which is minus this (and so <= 0)",
-    )
-    second = _expect_polynomial(log_ratio**2)
-    variance = sp.simplify(second - kl**2)
-    d.equal(
-        "Var_p[log p/q] = sigma_1^2 (mu_1 - mu_2)^2 / s2^4 + (s1^2 - s2^2)^2 / (2 s2^4)",
-        variance,
-        sigma_1**2 * (mu_1 - mu_2) ** 2 / sigma_2**4 + (sigma_1**2 - sigma_2**2) ** 2 / (2 * sigma_2**4),
-        note="so the Monte Carlo estimate from n samples has standard deviation sqrt(Var / n)",
-    )
-    # diagonal D-dimensional Gaussians: the log-ratio is a sum over coordinates, and integrating a
-    # function of x_d against the product density leaves the 1-D integral (the others integrate to 1)
+    to_standard = d.chain(sp.Subs(closed_shown, (mu_2, sigma_2), (0, 1)),
+                          r"The VAE's term: against the standard normal, $\mu_2 = 0$, $\sigma_2 = 1$,")
+    to_standard.to(add(sp.log(1 / sigma_1), frac(sigma_1**2 + mu_1**2, 2), -sp.Rational(1, 2)),
+                   r"insert $\mu_2 = 0$, $\sigma_2 = 1$")
+    to_standard.to(frac(add(sigma_1**2, mu_1**2, -1, -sp.log(sigma_1**2)), 2),
+                   r"$\log(1/\sigma_1) = -\frac12 \log \sigma_1^2$; a common denominator")
+    # the Monte Carlo estimator's summand: its variance under p
+    variance = sp.simplify(_expect_polynomial(sp.expand(sp.expand_log(log_ratio, force=True)) ** 2)
+                           - _expect_polynomial(sp.expand_log(log_ratio, force=True)) ** 2)
+    var_chain = d.chain(add(sp.Integral(p * log_ratio**2, (x, -INF, INF)), -power2(held(closed))),
+                        r"The variance of the Monte Carlo summand $\log \frac{p(x)}{q(x)}$, $x \sim p$, "
+                        r"is the mean square minus the squared mean:",
+                        name=sp.Symbol(r"\operatorname{Var}_p\left[\log \frac{p}{q}\right]"))
+    var_chain.to(add(frac(sigma_1**2 * (mu_1 - mu_2) ** 2, sigma_2**4), frac((sigma_1**2 - sigma_2**2) ** 2,
+                                                                           2 * sigma_2**4)),
+                 r"the moments of $p$ up to the fourth (integrals); collect", proof=_by_moments)
+    # diagonal 2-D Gaussians
     x_2 = sp.symbols("x_2", real=True)
     m_2a, m_2b = sp.symbols("nu_1 nu_2", real=True)
     s_2a, s_2b = sp.symbols("tau_1 tau_2", positive=True)
-    p_2, q_2 = pdf(x_2, m_2a, s_2a), pdf(x_2, m_2b, s_2b)
-    d.equal(
-        "2-D diagonal: log(p(x1) p(x2) / (q(x1) q(x2))) = log(p(x1)/q(x1)) + log(p(x2)/q(x2))",
-        sp.expand_log(sp.log(p * p_2 / (q * q_2)), force=True),
-        sp.expand_log(sp.log(p / q), force=True) + sp.expand_log(sp.log(p_2 / q_2), force=True),
-    )
-    d.equal("Fubini: the other coordinate's density integrates to 1",
-            sp.Integral(p_2, (x_2, -sp.oo, sp.oo)), 1)
-    d.equal(
-        "so KL(diagonal) = sum_d KL_d = sum_d [log(s_qd/s_pd) + (s_pd^2 + (m_pd - m_qd)^2) / (2 s_qd^2) - 1/2]",
-        kl + kl_gaussian_closed_form(m_2a, s_2a, m_2b, s_2b),
-        closed + kl_gaussian_closed_form(m_2a, s_2a, m_2b, s_2b),
-    )
+    p_2, q_2 = Normal(x_2, m_2a, s_2a), Normal(x_2, m_2b, s_2b)
+    split = d.chain(sp.log(frac(mul(p, p_2), mul(q_, q_2))),
+                    r"Two independent coordinates: $p(x, x_2) = p(x)\,p_2(x_2)$, likewise $q$; the log-ratio splits,")
+    split.to(add(sp.log(frac(p, q_)), sp.log(frac(p_2, q_2))), r"the log of a product is a sum",
+             proof=lambda lhs, rhs: is_zero(sp.expand_log(sp.expand_log(lhs.doit(), force=True)
+                                                          - sp.expand_log(rhs.doit(), force=True), force=True)))
+    fubini = d.chain(sp.Integral(p_2, (x_2, -INF, INF)),
+                     r"and integrating a function of $x$ alone against $p(x)\,p_2(x_2)$ leaves a factor")
+    fubini.to(sp.Integer(1), r"a density integrates to $1$ (Fubini)")
+    per_coordinate = kl_gaussian_closed_form(m_2a, s_2a, m_2b, s_2b)
+    diagonal = d.chain(add(held(closed), held(per_coordinate)),
+                       r"so the KL of a diagonal Gaussian is the sum of the per-coordinate KLs:",
+                       name=sp.Symbol(r"\mathrm{KL}_{\mathrm{diag}}"))
+    diagonal.to(add(sp.log(frac(sigma_2 * s_2b, sigma_1 * s_2a)), frac(sigma_1**2 + (mu_1 - mu_2) ** 2, 2 * sigma_2**2),
+                    frac(s_2a**2 + (m_2a - m_2b) ** 2, 2 * s_2b**2), -1),
+                r"merge the logarithms and the two $-\frac12$")
     d.keep("kl", closed)
     d.keep("variance", variance)
     d.keep("vae", vae)
     return d
 
 
+def power2(expr: sp.Expr) -> sp.Expr:
+    """``expr ** 2`` as written."""
+    return sp.Pow(expr, 2, evaluate=False)
+
+
+@derivation
 def forward_kl_is_moment_matching() -> Derivation:
     """min over N(m, s^2) of KL(p || N(m, s^2)) for any p with mean M1 and second moment M2."""
-    d = Derivation("the forward-KL optimum is moment matching")
-    m = sp.symbols("m", real=True)
+    d = Derivation(r"the forward-KL optimum over Gaussians $q = \mathcal{N}(m, s^2)$ is moment matching")
+    mm = sp.symbols("m", real=True)
     s = sp.symbols("s", positive=True)
-    m1, m2 = sp.symbols("M_1 M_2", real=True)
+    m1 = sp.symbols("M_1", real=True)
+    v = sp.symbols("V", positive=True)  # Var_p[x] > 0
+    m2 = m1**2 + v
     entropy = sp.symbols("H_p", real=True)
-    # KL(p || q) = -H(p) - E_p[log q] and E_p[log q] only needs E_p[x] = M1 and E_p[x^2] = M2
-    expected_log_q = -sp.log(s) - sp.log(2 * sp.pi) / 2 - (m2 - 2 * m * m1 + m**2) / (2 * s**2)
-    kl = -entropy - expected_log_q
-    d.equal("log N(x; m, s^2) = -log s - log(2 pi)/2 - (x - m)^2 / (2 s^2)",
-            sp.expand_log(sp.log(pdf(x, m, s)), force=True),
-            -sp.log(s) - sp.log(2 * sp.pi) / 2 - (x - m) ** 2 / (2 * s**2))
-    square = sp.Poly(sp.expand((x - m) ** 2), x).all_coeffs()[::-1]  # coefficients of 1, x, x^2
-    d.equal("E_p[(x - m)^2] = M_2 - 2 m M_1 + m^2 by linearity: KL(p||q) = -H(p) - E_p[log q] depends on p "
-            "only through M_1, M_2",
-            square[0] + square[1] * m1 + square[2] * m2, m2 - 2 * m * m1 + m**2)
-    (m_star,) = sp.solve(sp.diff(kl, m), m)
-    d.equal("dKL/dm = 0 at m = E_p[x]", m_star, m1)
-    s_star = sp.sqrt(m2 - m1**2)
-    d.equal("dKL/ds = 0 at s^2 = E_p[x^2] - E_p[x]^2 = Var_p[x]",
-            sp.diff(kl, s).subs(m, m_star).subs(s, sp.Symbol("S", positive=True)).subs(
-                sp.Symbol("S", positive=True), s_star), 0)
-    d.equal("d^2KL/dm^2 = 1/s^2 > 0: a minimum", sp.diff(kl, m, 2), 1 / s**2)
+    expected_square = sp.Symbol(r"\mathbb{E}_p[(x - m)^2]")
+    d.given(sp.Symbol(r"\mathbb{E}_p[x]"), m1, r"the mean of $p$")
+    d.given(sp.Symbol(r"\mathbb{E}_p[x^2]"), add(m1**2, v), r"its second moment; $V > 0$ is its variance")
+    d.given(sp.Symbol("H_p"), sp.Symbol(r"-\mathbb{E}_p[\log p(x)]"),
+            r"the entropy of $p$, which does not depend on $q$")
+    log_q = d.chain(sp.log(Normal(x, mm, s)), r"The log-density of $q$:")
+    log_q.to(add(-sp.log(s), -sp.log(2 * sp.pi) / 2, -frac((x - mm) ** 2, 2 * s**2)), "the log of the density",
+             proof=lambda lhs, rhs: is_zero(sp.expand_log(lhs.doit(), force=True) - rhs))
+    square = d.chain((x - mm) ** 2, r"Its expectation under $p$ needs only two moments of $p$:")
+    square.to(add(x**2, -2 * mm * x, mm**2), "multiply out")
+    d.given(expected_square, add(m2, -2 * mm * m1, mm**2),
+            r"linearity of $\mathbb{E}_p$: insert $\mathbb{E}_p[x^2]$ and $\mathbb{E}_p[x]$")
+    kl = -entropy + sp.log(s) + sp.log(2 * sp.pi) / 2 + (m2 - 2 * mm * m1 + mm**2) / (2 * s**2)
+    kl_chain = d.chain(add(-entropy, -sp.Symbol(r"\mathbb{E}_p[\log q(x)]")),
+                       r"So the KL depends on $p$ only through $M_1$, $V$ (and a constant):",
+                       name=sp.Symbol(r"\mathrm{KL}(p\,\|\,q)"))
+    kl_chain.to(add(-entropy, sp.log(s), sp.log(2 * sp.pi) / 2, frac(expected_square, 2 * s**2)),
+                r"insert $\log q$", using={sp.Symbol(r"\mathbb{E}_p[\log q(x)]"):
+                                           -sp.log(s) - sp.log(2 * sp.pi) / 2 - expected_square / (2 * s**2)})
+    kl_chain.to(add(-entropy, sp.log(s), sp.log(2 * sp.pi) / 2, frac(add(v, power2(held(mm - m1))), 2 * s**2)),
+                r"insert $\mathbb{E}_p[(x - m)^2]$ and complete the square in $m$",
+                using={expected_square: m2 - 2 * mm * m1 + mm**2})
+    d_m = d.chain(sp.Derivative(kl, mm), r"Stationary in $m$:")
+    d_m.to(frac(mm - m1, s**2), r"differentiate: only the square depends on $m$")
+    d.chain(sp.Subs(frac(mm - m1, s**2), mm, m1), r"which vanishes at the mean of $p$,").to(
+        sp.Integer(0), r"at $m = M_1 = \mathbb{E}_p[x]$")
+    kl_at = kl.subs(mm, m1)
+    d_s = d.chain(sp.Derivative(kl_at, s), r"Stationary in $s$, at $m = M_1$:")
+    d_s.to(add(frac(1, s), -frac(v, s**3)), r"differentiate")
+    d.chain(sp.Subs(add(frac(1, s), -frac(v, s**3)), s, sp.sqrt(v)), r"which vanishes at the standard deviation of $p$,"
+            ).to(sp.Integer(0), r"at $s^2 = V = \operatorname{Var}_p[x]$")
+    curvature = d.chain(sp.Derivative(kl, (mm, 2)), r"A minimum in $m$: the curvature")
+    curvature.to(1 / s**2, r"differentiate twice")
+    d.claim(sp.Gt(1 / s**2, 0, evaluate=False), r"is positive for every $s$")
+    curvature_s = d.chain(sp.Subs(sp.Derivative(kl_at, (s, 2)), s, sp.sqrt(v)), r"and in $s$, at $s^2 = V$:")
+    curvature_s.to(2 / v, r"differentiate twice, insert $s^2 = V$")
+    d.claim(sp.Gt(2 / v, 0, evaluate=False), r"positive: a minimum")
     d.keep("m_star", m1)
-    d.keep("var_star", m2 - m1**2)
+    d.keep("var_star", v)
+    d.keep("kl", kl)
     return d
 
 
 def all_derivations() -> list[Derivation]:
-    return [jensen_and_nonnegativity(), asymmetry(), gaussian_kl(), forward_kl_is_moment_matching()]
+    return registry.all_derivations(__name__)
