@@ -126,7 +126,8 @@ class _Printer(LatexPrinter):
         super().__init__({"order": "none"})
 
     def _print_Mul(self, expr: sp.Mul) -> str:
-        if any(isinstance(f, sp.Number) for f in expr.args[1:]):
+        # SymPy also prints a power with a negative exponent through _print_Mul: leave it to SymPy
+        if isinstance(expr, sp.Mul) and any(isinstance(f, sp.Number) for f in expr.args[1:]):
             return r" \cdot ".join(self.parenthesize(f, PRECEDENCE["Mul"]) for f in expr.args)
         return super()._print_Mul(expr)
 
