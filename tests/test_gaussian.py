@@ -7,24 +7,36 @@ import torch
 
 from diffusion_edu import gaussian
 from diffusion_edu.derivations import gaussian as derive
-from diffusion_edu.derivations.proof import Derivation
+from diffusion_edu.derivations.latex import latex
+from diffusion_edu.derivations.proof import Derivation, ProofError
 from diffusion_edu.nets.gaussian import FullGaussian
 
+# proved steps (chain links and claims) per derivation: each one a form a reader sees change
+PROVED = {"normalisation_and_moments": 10, "standard_normal": 6, "affine_and_reparameterisation": 5,
+          "sum_of_independent": 3, "one_step_variance": 3, "product_of_densities": 4, "maximum_likelihood": 7}
 
-@pytest.mark.parametrize("build", [
-    derive.normalisation_and_moments, derive.standard_normal, derive.affine_and_reparameterisation,
-    derive.sum_of_independent, derive.product_of_densities, derive.maximum_likelihood,
-])
-def test_every_derivation_is_proved(build):
-    derivation = build()
-    assert len(derivation.steps) >= 3
-    assert "$$" in derivation._repr_markdown_()
+
+@pytest.mark.parametrize("name", sorted(PROVED))
+def test_every_derivation_is_proved(name):
+    derivation = getattr(derive, name)()
+    assert derivation.n_proved == PROVED[name]
+    assert r"\begin{aligned}" in derivation._repr_markdown_()
+
+
+def test_every_builder_is_registered():
+    assert {d.title for d in derive.all_derivations()} == {getattr(derive, name)().title for name in PROVED}
 
 
 def test_a_false_step_fails():
-    d = Derivation("wrong")
-    with pytest.raises(AssertionError, match="not proved"):
-        d.equal("variances multiply", derive.sigma_1**2 * derive.sigma_2**2, derive.sigma_1**2 + derive.sigma_2**2)
+    chain = Derivation("wrong").chain(derive.sigma_1**2 + derive.sigma_2**2, "the variance of a sum")
+    with pytest.raises(ProofError, match="not proved"):
+        chain.to(derive.sigma_1**2 * derive.sigma_2**2, "variances multiply")
+
+
+def test_normal_displays_as_written_and_evaluates_to_the_density():
+    shown = derive.Normal(derive.x, derive.mu, sp.sqrt(derive.sigma))
+    assert latex(shown) == r"\mathcal{N}\left(x;\, \mu,\, \sigma\right)"
+    assert sp.simplify(shown.doit() - derive.pdf(derive.x, derive.mu, sp.sqrt(derive.sigma))) == 0
 
 
 def test_torch_matches_sympy(generator):
