@@ -14,7 +14,40 @@ def test_forward_derivations_prove_every_step():
     steps = derive.forward_explicit_steps(4)
     assert steps.n_proved == 4 + 3
     assert derive.forward_closed_form().n_proved == 9
-    assert len(derive.note_errors_forward().steps) == 6
+    assert derive.note_errors_forward().n_proved == 12
+
+
+def test_derivations_are_chains_with_the_showcase_steps():
+    """The posterior shows the exponent collected in powers of x_{t-1} and the completed square; the
+    ELBO shows the telescoping for T = 3 and proves the split for every T up to max_T."""
+    post = derive.posterior()
+    assert post.n_proved == 24
+    reasons = [step.reason for step in post.steps]
+    assert any("collect powers" in r for r in reasons) and any(r.startswith("complete the square") for r in reasons)
+    elbo = derive.elbo_decomposition(6)
+    assert elbo.n_proved == 6 + 6 + 4 + 3 + 3
+    assert any("telescopes" in step.reason for step in elbo.steps)
+    assert derive.parameterisations().n_proved == 20
+    assert derive.schedules().n_proved == 15
+    assert r"\sigma" not in elbo._repr_markdown_() and "s_{t}^{2}" in elbo._repr_markdown_()  # the sampler's std is s_t
+
+
+def test_true_reverse_variance_can_exceed_beta():
+    """Var(x_{t-1} | x_t) = beta_tilde + c^2 Var(x_0 | x_t) exceeds beta_t once Var(x_0 | x_t) > 1 - abar_t:
+    checked on a two-point data set, where Var(x_0 | x_t) is exact."""
+    d = derive.reverse_variance()
+    c = sp.lambdify((derive.alpha, derive.alpha_bar_prev), d["x0_coefficient"], "numpy")
+    schedule = linear_schedule(1000)
+    t = 999  # the package's index of the paper's t = T: x_t is almost pure noise
+    alpha, abar_prev, abar = (float(schedule.alphas[t]), float(schedule.alpha_bar_prev[t]),
+                              float(schedule.alpha_bar[t]))
+    beta, beta_tilde = 1 - alpha, (1 - abar_prev) / (1 - abar) * (1 - alpha)
+    radius, x_t = 2.0, 0.3  # x_0 = +-2 with equal weight
+    logits = np.array([1.0, -1.0]) * radius * np.sqrt(abar) * x_t / (1 - abar)
+    weights = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    var_x0 = float(weights @ np.array([radius, -radius]) ** 2 - (weights @ np.array([radius, -radius])) ** 2)
+    true_var = beta_tilde + c(alpha, abar_prev) ** 2 * var_x0
+    assert var_x0 > 1 - abar and true_var > beta > beta_tilde
 
 
 def test_unrolled_forward_process_matches_q_sample():
@@ -50,7 +83,7 @@ def test_posterior_matches_package():
 
 def test_elbo_weight_and_parameterisations():
     d = derive.elbo_decomposition(4)
-    assert len(d.steps) == 7
+    assert len(d.steps) == 6 + 4 + 4 + 3 + 3
     weight = sp.lambdify((derive.alpha, derive.alpha_bar_prev, derive.sigma), d["weight"], "numpy")
     schedule = linear_schedule(1000)
     w = weight(schedule.alphas.numpy(), schedule.alpha_bar_prev.numpy(), schedule.betas.sqrt().numpy())
