@@ -257,8 +257,9 @@ def gaussian_kl() -> Derivation:
     fubini = d.chain(sp.Integral(p_2, (x_2, -INF, INF)),
                      r"and integrating a function of $x$ alone against $p(x)\,p_2(x_2)$ leaves a factor")
     fubini.to(sp.Integer(1), r"a density integrates to $1$ (Fubini)")
-    per_coordinate = kl_gaussian_closed_form(m_2a, s_2a, m_2b, s_2b)
-    diagonal = d.chain(add(held(closed), held(per_coordinate)),
+    per_coordinate_shown = add(sp.log(frac(s_2b, s_2a)), frac(s_2a**2 + (m_2a - m_2b) ** 2, 2 * s_2b**2),
+                               -sp.Rational(1, 2))
+    diagonal = d.chain(sp.Add(*closed_shown.args, *per_coordinate_shown.args, evaluate=False),
                        r"so the KL of a diagonal Gaussian is the sum of the per-coordinate KLs:",
                        name=sp.Symbol(r"\mathrm{KL}_{\mathrm{diag}}"))
     diagonal.to(add(sp.log(frac(sigma_2 * s_2b, sigma_1 * s_2a)), frac(sigma_1**2 + (mu_1 - mu_2) ** 2, 2 * sigma_2**2),
@@ -307,16 +308,17 @@ def forward_kl_is_moment_matching() -> Derivation:
     kl_chain.to(add(-entropy, sp.log(s), sp.log(2 * sp.pi) / 2, frac(add(v, power2(held(mm - m1))), 2 * s**2)),
                 r"insert $\mathbb{E}_p[(x - m)^2]$ and complete the square in $m$",
                 using={expected_square: m2 - 2 * mm * m1 + mm**2})
-    d_m = d.chain(sp.Derivative(kl, mm), r"Stationary in $m$:")
+    kl_shown = add(-entropy, sp.log(s), sp.log(2 * sp.pi) / 2, frac(add(v, power2(held(mm - m1))), 2 * s**2))
+    d_m = d.chain(sp.Derivative(kl_shown, mm), r"Stationary in $m$:")
     d_m.to(frac(mm - m1, s**2), r"differentiate: only the square depends on $m$")
     d.chain(sp.Subs(frac(mm - m1, s**2), mm, m1), r"which vanishes at the mean of $p$,").to(
         sp.Integer(0), r"at $m = M_1 = \mathbb{E}_p[x]$")
-    kl_at = kl.subs(mm, m1)
+    kl_at = add(-entropy, sp.log(s), sp.log(2 * sp.pi) / 2, frac(v, 2 * s**2))
     d_s = d.chain(sp.Derivative(kl_at, s), r"Stationary in $s$, at $m = M_1$:")
-    d_s.to(add(frac(1, s), -frac(v, s**3)), r"differentiate")
-    d.chain(sp.Subs(add(frac(1, s), -frac(v, s**3)), s, sp.sqrt(v)), r"which vanishes at the standard deviation of $p$,"
+    d_s.to(add(1 / s, -frac(v, s**3)), r"differentiate")
+    d.chain(sp.Subs(add(1 / s, -frac(v, s**3)), s, sp.sqrt(v)), r"which vanishes at the standard deviation of $p$,"
             ).to(sp.Integer(0), r"at $s^2 = V = \operatorname{Var}_p[x]$")
-    curvature = d.chain(sp.Derivative(kl, (mm, 2)), r"A minimum in $m$: the curvature")
+    curvature = d.chain(sp.Derivative(kl_shown, (mm, 2)), r"A minimum in $m$: the curvature")
     curvature.to(1 / s**2, r"differentiate twice")
     d.claim(sp.Gt(1 / s**2, 0, evaluate=False), r"is positive for every $s$")
     curvature_s = d.chain(sp.Subs(sp.Derivative(kl_at, (s, 2)), s, sp.sqrt(v)), r"and in $s$, at $s^2 = V$:")
