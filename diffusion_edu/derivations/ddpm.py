@@ -213,12 +213,12 @@ def note_errors_forward() -> Derivation:
                    rf"$V_t = (1-\beta)V_{{t-1}} + {sp.latex(noise)}$; a stationary variance $V$ makes the change zero:"
                    if noise != b else
                    rf"The right step, $x_t = \sqrt{{1-\beta}}\,x_{{t-1}} + {shown}$, the same way:")
-        c = d.chain(add(var, -held(add(mul(1 - b, var), noise))), heading)
+        c = d.chain(add(var, -Bracket(add(mul(1 - b, var), noise))), heading)
         c.to(add(mul(b, var), -noise), r"multiply out: $V$ cancels once")
         c.to(mul(b, held(add(var, -fixed_point))),
              r"factor: zero only at $V = \beta$, about $0.02$ for the last $\beta$ of DDPM, not $1$" if fixed_point == b
              else r"factor: zero only at $V = 1$, the variance of $\mathcal N(0, I)$")
-    b_t, b_s = sp.symbols("beta_t beta_{t-1}", positive=True)
+    b_t, b_s = sp.symbols(r"beta_t \beta_{t-1}", positive=True)
     merged = d.chain(add(mul(1 - b_t, b_s), b_t),
                      r"Merging $\sqrt{(1-\beta_t)\beta_{t-1}}\,\epsilon'$ and $\sqrt{\beta_t}\,\epsilon$ "
                      r"(independent): the variances add,", name=sp.Symbol(r"\operatorname{Var}(\text{noise})"))
@@ -233,12 +233,12 @@ def note_errors_forward() -> Derivation:
     note.to(sqrt(add(mul(HALF, HALF), HALF)), r"the right standard deviation $\sqrt{(1-\beta_t)\beta_{t-1} + \beta_t}$ "
             r"at the same $\beta$ is $\sqrt{3}/2$", relation="!=")
     y, m = sp.symbols("y m", real=True)
-    density = d.chain(sp.Integral(frac(sp.exp(-_square_term(y, m, b, sign=1)), mul(b, sp.sqrt(2 * sp.pi))),
+    density = d.chain(sp.Integral(frac(sp.exp(-_square_term(y, m, b, sign=1)), mul(b, sqrt(mul(2, sp.pi)))),
                                   (y, -sp.oo, sp.oo)),
                       r"Note 003's density, with normaliser $1/(\beta\sqrt{2\pi})$, integrated over $y$:")
-    density.to(frac(sp.sqrt(2 * sp.pi * b), mul(b, sp.sqrt(2 * sp.pi))),
+    density.to(frac(sqrt(mul(2, sp.pi, b)), mul(b, sqrt(mul(2, sp.pi)))),
                r"the Gaussian integral $\int e^{-(y-m)^2/2\beta}\,dy = \sqrt{2\pi\beta}$")
-    density.to(frac(1, sqrt(b)), r"cancel: not $1$ unless $\beta = 1$; the normaliser is $1/\sqrt{2\pi\beta}$")
+    density.to(power(sqrt(b), -1), r"cancel: not $1$ unless $\beta = 1$; the normaliser is $1/\sqrt{2\pi\beta}$")
     return d
 
 
@@ -493,8 +493,8 @@ def elbo_decomposition(max_T: int = 6) -> Derivation:
     a_T = sp.Symbol(r"\bar{\alpha}_T", positive=True)
     w = add(1, -a_T)
     m = mul(sqrt(a_T), x0)
-    prior_kl = d.chain(Expect(add(_square_term(y, m, w), _log_term(w), frac(power(y, 2), 2), _log_term(1, sign=1)),
-                              y, m, w),
+    log_2pi = mul(HALF, sp.log(mul(2, sp.pi)))
+    prior_kl = d.chain(Expect(add(_square_term(y, m, w), _log_term(w), frac(power(y, 2), 2), log_2pi), y, m, w),
                        r"$L_T$ compares $q(x_T\mid x_0)$ with the prior $\mathcal N(0, 1)$, per dimension:",
                        name=sp.Symbol(r"L_T"))
     prior_kl.to(Expect(add(_square_term(y, m, w), frac(power(y, 2), 2), mul(-HALF, sp.log(w))), y, m, w),
@@ -607,23 +607,24 @@ def schedules() -> Derivation:
                   r"$\ge 0$ on $[0, 1)$, since it starts at $0$,")
     g_0.to(sp.Integer(0), r"$\log 1 = 0$")
     slope = d.chain(sp.Derivative(g, u), r"and never decreases:")
-    slope.to(add(-1, frac(1, add(1, -u))), r"differentiate: $(-\log(1-u))' = 1/(1-u)$")
+    slope.to(add(-1, power(add(1, -u), -1)), r"differentiate: $(-\log(1-u))' = 1/(1-u)$")
     slope.to(frac(u, add(1, -u)), r"one denominator: $\ge 0$ on $[0, 1)$; so $\log(1 - \beta_i) \le -\beta_i$ and "
              r"$\log\bar\alpha_t = \sum_i \log(1 - \beta_i) \le -\sum_i\beta_i$")
     # cosine (IDDPM): abar(t) = f(t) / f(0), f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2), tau = t / T
     s = sp.symbols("s", positive=True)
     tau = sp.symbols("tau", positive=True)
 
-    def f(at: sp.Basic, evaluate_cos: bool = True) -> sp.Expr:
-        return power(sp.cos(mul(frac(add(at, s), add(1, s)), frac(sp.pi, 2)), evaluate=evaluate_cos), 2)
+    def f(at: sp.Basic) -> sp.Expr:
+        return power(sp.cos(mul(frac(add(at, s), add(1, s)), frac(sp.pi, 2))), 2)
 
-    abar_cos = frac(f(tau), f(0))
+    f_0 = power(sp.cos(mul(frac(s, add(1, s)), frac(sp.pi, 2))), 2)
+    abar_cos = frac(f(tau), f_0)
     d.given(sp.Symbol(r"\bar{\alpha}(\tau)"), abar_cos, r"IDDPM's cosine schedule, $\tau = t/T$, offset $s$")
     start = d.chain(sp.Subs(abar_cos, tau, 0), r"At $\tau = 0$ it starts at $1$:")
-    start.to(frac(f(0), f(0)), r"insert $\tau = 0$")
+    start.to(frac(f_0, f_0), r"insert $\tau = 0$")
     start.to(sp.Integer(1), "numerator and denominator are the same")
     end = d.chain(sp.Subs(abar_cos, tau, 1), r"At $\tau = 1$ it ends at $0$, for every $s$,")
-    end.to(frac(power(sp.cos(frac(sp.pi, 2), evaluate=False), 2), f(0)), r"insert $\tau = 1$: $(1 + s)/(1 + s) = 1$")
+    end.to(frac(power(sp.cos(frac(sp.pi, 2), evaluate=False), 2), f_0), r"insert $\tau = 1$: $(1 + s)/(1 + s) = 1$")
     end.to(sp.Integer(0), r"$\cos(\pi/2) = 0$; so $\beta_T = 1 - \bar\alpha_T/\bar\alpha_{T-1} = 1$, and the package "
            r"clips it to $0.999$")
     half_pi = mul(frac(sp.pi, 2), tau)
