@@ -60,8 +60,9 @@ def wait_for_mathjax(driver, timeout: float = 30.0) -> None:
 
 
 def hide_cell_tags(page: str) -> int:
-    """How many cells of the page's notebook are tagged hide-cell."""
-    cells = json.loads((ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))["cells"]
+    """How many cells of the page's notebook are tagged hide-cell (the copy the book was built from)."""
+    built = HTML / "_sources" / f"{page}.ipynb"
+    cells = json.loads((built if built.exists() else ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))["cells"]
     return sum("hide-cell" in cell.get("metadata", {}).get("tags", []) for cell in cells)
 
 
@@ -134,9 +135,16 @@ def save_readme_image(driver, element, name: str) -> None:
     if element.tag_name == "img":  # a picture: its own file, at full resolution
         image = Image.open(HTML / unquote(urlparse(element.get_attribute("src")).path).lstrip("/")).convert("RGB")
     else:
-        driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
-        time.sleep(0.3)
-        image = Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+        # drawn at 1.5 device pixels per CSS pixel, so that the text column fills README_WIDTH sharply
+        size = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": size[0], "height": size[1], "deviceScaleFactor": 1.5, "mobile": False})
+        try:
+            driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", element)
+            time.sleep(0.5)
+            image = Image.open(io.BytesIO(element.screenshot_as_png)).convert("RGB")
+        finally:
+            driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     if image.width > README_WIDTH:
         image = image.resize((README_WIDTH, round(image.height * README_WIDTH / image.width)), Image.LANCZOS)
     README_IMAGES.mkdir(parents=True, exist_ok=True)
@@ -160,6 +168,15 @@ def test_page(page, browser, book_url):
     browser.get(f"{book_url}/{page}.html")
     wait_for_mathjax(browser)
     text = browser.execute_script("return document.querySelector('main, article, body').innerText")
+
+    # pictures of the page as a reader first finds it (before the checks below move sliders and toggles)
+    if page in SCREENSHOT_PAGES:
+        browser.save_screenshot(str(SCREENSHOTS / f"{Path(page).name}.png"))
+    for name, find in README_SHOTS.get(page, ()):
+        element = browser.execute_script(find)
+        assert element is not None, f"{page}: nothing to capture for the README's {name}"
+        save_readme_image(browser, element, name)
+    browser.execute_script("window.scrollTo(0, 0)")
 
     # math typeset: MathJax output present wherever the source has math, no raw TeX left over
     n_math = browser.execute_script("return document.querySelectorAll('.math, .MathJax, mjx-container').length")
@@ -227,13 +244,6 @@ def test_page(page, browser, book_url):
     if closed:
         toggle_dropdowns(browser)
 
-    if page in SCREENSHOT_PAGES:
-        browser.save_screenshot(str(SCREENSHOTS / f"{Path(page).name}.png"))
-    for name, find in README_SHOTS.get(page, ()):
-        element = browser.execute_script(find)
-        assert element is not None, f"{page}: nothing to capture for the README's {name}"
-        save_readme_image(browser, element, name)
-    browser.execute_script("window.scrollTo(0, 0)")
 
 
 class _Links(HTMLParser):
