@@ -77,3 +77,20 @@ def test_bad_inputs():
         bayes.sequential_gaussian_mean(torch.zeros(3), 0.0, 1.0, 1.0)
     with pytest.raises(TypeError, match="n: expected a torch.Tensor"):
         bayes.closed_form_posterior_var([1, 2], 1.0, 1.0)  # type: ignore[arg-type]
+
+
+def test_the_frequency_tree_counts_the_same_posterior_as_the_derivation():
+    from fractions import Fraction
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from diffusion_edu.diagrams import bayes_tree
+
+    n = bayes_tree.counts(10_000, Fraction(1, 100), Fraction(99, 100), Fraction(95, 100))
+    assert (n["true_pos"], n["false_pos"]) == (99, 495)
+    assert n["true_pos"] / (n["true_pos"] + n["false_pos"]) == derive.diagnostic_test()["posterior"]
+    assert sum(n[k] for k in ("true_pos", "false_neg", "false_pos", "true_neg")) == n["people"]
+    fig = bayes_tree.draw(prevalence=derive.PREVALENCE, sensitivity=derive.SENSITIVITY,
+                          specificity=derive.SPECIFICITY)
+    assert fig.axes
