@@ -176,8 +176,11 @@ def responsibilities_and_em() -> Derivation:
     total.to(frac(evidence, evidence), "common denominator", using=resp)
     total.to(sp.Integer(1), r"the numerator is $p(x)$")
     soft = d.chain(r_1, "They are the softmax of the log-joint (how the package computes them, in log space):")
-    soft.to(frac(sp.exp(sp.log(joint[0]), evaluate=False), add(*(sp.exp(sp.log(j), evaluate=False) for j in joint))),
-            r"write each $w_k\mathcal N_k$ as $e^{\log(w_k\mathcal N_k)}$", using=resp)
+    a_1, a_2 = sp.symbols("a_1 a_2", real=True)
+    logs = {a_1: sp.log(evaluate(joint[0])), a_2: sp.log(evaluate(joint[1]))}
+    d.given(a_1, sp.log(joint[0]), r"the log-joint of component $1$ (likewise $a_2$)")
+    soft.to(frac(sp.exp(a_1), add(sp.exp(a_1), sp.exp(a_2))), r"write each $w_k\mathcal N_k$ as $e^{a_k}$",
+            using={**resp, **logs})
     px = sp.log(held(evidence))
     bound = d.chain(add(mul(r_1, sp.log(frac(joint[0], r_1))), mul(r_2, sp.log(frac(joint[1], r_2)))),
                     r"The E-step: with $r = p(k\mid x)$ the bound $\sum_k r_k \log\frac{w_k\mathcal N_k}{r_k}$ "
