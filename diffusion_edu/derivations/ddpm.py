@@ -547,7 +547,7 @@ def parameterisations() -> Derivation:
     c = d.chain(power(add(x0, -sp.Symbol(r"\hat{x}_0")), 2),
                 r"Losses: predicting $\hat\epsilon$ implies $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\epsilon)"
                 r"/\sqrt{\bar\alpha_t}$, and the $x_0$ error is the noise error over the SNR,",
-                name=sp.Symbol(r"\|x_0 - \hat x_0\|^2"))
+                name=sp.Symbol(r"\|x_{0} - \hat{x}_0\|^{2}"))
     c.to(power(add(x0, -held(x0_hat)), 2), r"insert $\hat x_0$",
          using={**xt_def, sp.Symbol(r"\hat{x}_0"): (sp.sqrt(alpha_bar) * x0 + sp.sqrt(1 - alpha_bar) * (eps - eps_hat))
                 / sp.sqrt(alpha_bar)})
@@ -655,22 +655,22 @@ def reverse_variance() -> Derivation:
     d.given(coeff, c_def, r"the coefficient of $x_0$ in $\tilde\mu_t$")
     var0 = sp.Symbol(r"\operatorname{Var}(x_0\mid x_t)", nonnegative=True)
     defs = {**POSTERIOR_DEFS, coeff: sp.sqrt(alpha_bar_prev) * (1 - alpha) / (1 - alpha * alpha_bar_prev)}
-    total = d.chain(add(sp.Symbol(r"\mathbb{E}\big[\operatorname{Var}(x_{t-1}\mid x_t, x_0)\,\big|\,x_t\big]"),
-                        sp.Symbol(r"\operatorname{Var}\big(\mathbb{E}[x_{t-1}\mid x_t, x_0]\,\big|\,x_t\big)")),
+    mean_var = sp.Symbol(r"\mathbb{E}\big[\operatorname{Var}(x_{t-1}\mid x_t, x_0)\,\big|\,x_t\big]")
+    var_mean = sp.Symbol(r"\operatorname{Var}\big(\mathbb{E}[x_{t-1}\mid x_t, x_0]\,\big|\,x_t\big)")
+    d.given(mean_var, beta_tilde, r"the posterior variance $\tilde\beta_t$ does not depend on $x_0$")
+    d.given(var_mean, mul(power(coeff, 2), var0), r"$\tilde\mu_t$ is $c_t x_0$ plus a function of $x_t$")
+    total = d.chain(add(mean_var, var_mean),
                     r"The law of total variance, over the unknown $x_0$ given $x_t$:",
                     name=sp.Symbol(r"\operatorname{Var}(x_{t-1}\mid x_t)"))
-    total.to(add(beta_tilde, mul(power(coeff, 2), var0)),
-             r"the posterior variance is the constant $\tilde\beta_t$; its mean $\tilde\mu_t$ is $c_t x_0$ plus a "
-             r"function of $x_t$", using={sp.Symbol(r"\mathbb{E}\big[\operatorname{Var}(x_{t-1}\mid x_t, x_0)\,"
-                                                     r"\big|\,x_t\big]"): beta_tilde,
-                                         sp.Symbol(r"\operatorname{Var}\big(\mathbb{E}[x_{t-1}\mid x_t, x_0]\,"
-                                                   r"\big|\,x_t\big)"): coeff**2 * var0})
-    total.to(beta_tilde, r"$\ge \tilde\beta_t$, with equality only when $x_t$ determines $x_0$", relation=">=")
+    total.to(add(beta_tilde, mul(power(coeff, 2), var0)), "insert both (given above)",
+             using={mean_var: beta_tilde, var_mean: coeff**2 * var0})
+    total.to(beta_tilde, r"a variance is $\ge 0$; equality only when $x_t$ determines $x_0$", relation=">=")
     gap = d.chain(frac(add(beta_t, -beta_tilde), power(coeff, 2)),
                   r"It exceeds $\beta_t$ when $c_t^2\operatorname{Var}(x_0\mid x_t) > \beta_t - \tilde\beta_t$, i.e. "
                   r"when $\operatorname{Var}(x_0\mid x_t)$ exceeds")
-    gap.to(frac(frac(mul(power(beta_t, 2), alpha_bar_prev), 1 - alpha_bar), power(c_def, 2)),
-           r"$\beta_t - \tilde\beta_t$ from the posterior; insert $c_t$", using=defs)
+    gap.to(mul(frac(mul(power(beta_t, 2), alpha_bar_prev), 1 - alpha_bar),
+               frac(power(1 - alpha_bar, 2), mul(alpha_bar_prev, power(beta_t, 2)))),
+           r"$\beta_t - \tilde\beta_t$ from the posterior; divide by $c_t^2$", using=defs)
     gap.to(1 - alpha_bar, r"$\beta_t^2\bar\alpha_{t-1}$ cancels: the variance of the noise in $x_t$; data spread "
            r"wider than that (a ring of radius 2, say) puts the true variance above $\beta_t$", using=defs)
     d.keep("x0_coefficient", sp.sqrt(alpha_bar_prev) * (1 - alpha) / (1 - alpha * alpha_bar_prev))
