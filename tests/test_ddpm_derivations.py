@@ -116,3 +116,21 @@ def test_respace_keeps_the_marginals():
     model = ddpm.respaced_model(lambda x, t: calls.append(t) or torch.zeros_like(x), kept)
     model(torch.zeros(2, 2), torch.tensor([0, 49]))
     assert calls[0].tolist() == [0, 999]
+
+
+def test_chain_and_unet_diagrams_draw_from_the_code():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from diffusion_edu.diagrams import chains, unet
+
+    assert isinstance(chains.draw(), Figure)
+    shapes = unet.stage_shapes(channels=16)
+    assert shapes["down_2"][1] == (32, 4, 4) and shapes["mid_2"][1] == (32, 2, 2)
+    assert shapes["up_1"][0] == (48, 8, 8)  # 32 upsampled channels and 16 from the skip
+    assert shapes["output"][1] == (1, 8, 8)
+    assert isinstance(unet.draw(channels=8), Figure)
+    plt.close("all")
