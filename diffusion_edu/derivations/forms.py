@@ -34,7 +34,9 @@ def sqrt(x: sp.Basic) -> sp.Expr:
 
 
 def frac(numerator: sp.Basic, denominator: sp.Basic) -> sp.Expr:
-    """``numerator / denominator`` as written."""
+    """``numerator / denominator`` as written (``1 / d`` as a plain reciprocal)."""
+    if sp.sympify(numerator) == 1:
+        return power(denominator, -1)
     return mul(numerator, power(denominator, -1))
 
 

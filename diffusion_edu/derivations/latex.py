@@ -10,8 +10,11 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-FORM_WIDTH = 52  # visible characters of a form per line
-REASON_WIDTH = 34  # visible characters of a reason per line
+# Budgets in visible characters (see visible_width), calibrated in headless Chromium: a 676-pixel
+# text column at 1280 pixels holds about 60 of them in a display equation, less the indent.
+FORM_WIDTH = 48  # a form per line, before a sum is broken between its terms
+BESIDE_WIDTH = 40  # a form and its reason side by side on one row, when both are short
+REASON_WIDTH = 56  # a reason on its own (smaller) line under its form
 
 _TEXT_ESCAPES = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_",
                  "^": r"\hat{}", "~": r"\sim "}
@@ -26,10 +29,14 @@ def visible_width(latex: str) -> int:
         latex = latex[: m.start()] + wider + latex[m.end():]
     latex = re.sub(r"\\(left|right|mathrm|operatorname|mathbb|mathcal|text|limits|displaystyle)", "", latex)
     # sub/superscripts are small: half their width
-    latex = re.sub(r"[_^]\{([^{}]*)\}", lambda m: "x" * (visible_width(m.group(1)) // 2), latex)
-    latex = latex.replace(r"\sqrt", "xx")  # the radical sign takes about a character
-    latex = re.sub(r"\\[a-zA-Z]+", "x", latex)
-    return len(re.sub(r"[{}\s]", "", latex)) + latex.count(" ") // 4
+    latex = re.sub(r"[_^]\{([^{}]*)\}", lambda m: "#" * ((visible_width(m.group(1)) + 1) // 2), latex)
+    latex = re.sub(r"[_^](\\[a-zA-Z]+|\w)", "#", latex)
+    latex = latex.replace(r"\sqrt", "##")  # the radical sign takes about a character
+    latex = re.sub(r"\\(,|;|quad)", "#", latex)
+    latex = re.sub(r"\\(log|exp|lim|sin|cos|tan|cot|max|min|det|operatorname\{\w+\})", "###", latex)
+    latex = re.sub(r"\\(to|le|ge|ne|mid|cdot|sim|approx|infty|sum|int|prod)(?![a-zA-Z])|[-+=<>]", "##", latex)
+    latex = re.sub(r"\\[a-zA-Z]+", "#", latex)
+    return len(re.sub(r"[{}\s]", "", latex))
 
 
 def _text(prose: str) -> str:
@@ -137,22 +144,58 @@ def latex(expr: sp.Basic) -> str:
     return _Printer().doprint(expr)
 
 
+def _reason_width(text: str) -> int:
+    return max((sum(visible_width(p) if m else len(p) for p, m in line) for line in _wrap(text, 10**6)), default=0)
+
+
 def block(start: sp.Basic, rows: list[tuple[str, sp.Basic, str]], name: sp.Basic | None = None) -> str:
-    """``[name =] start`` then, per row, ``relation form  reason`` as one aligned block; a wide
-    start gets rows of its own."""
+    """``[name =] start`` then, per row, ``relation form`` with its reason, as one aligned block.
+
+    Reasons stand in a column to the right when every form and reason is short; otherwise each
+    reason goes on its own (smaller) line under its form, so a block is as wide as its widest form."""
     head = form_lines(start)
     if name is not None:
         head[0] = f"{latex(name)} = {head[0]}"
-    if len(head) == 1 and visible_width(head[0]) <= 24:
+    bodies = [form_lines(form) for _, form, _ in rows]
+    # the start shares the forms' column when it has a row of its own: count it too
+    form_width = max((visible_width(line) + 2 for lines in [*bodies, head] for line in lines), default=0)
+    reasons_width = max((_reason_width(r) for *_, r in rows), default=0)
+    beside = form_width + reasons_width <= BESIDE_WIDTH  # short forms, short reasons: side by side
+    reason_width = BESIDE_WIDTH if beside else REASON_WIDTH
+    inline = (len(head) == 1 and rows and visible_width(head[0]) <= 12 and visible_width(head[0]) + form_width
+              + (reasons_width if beside else 0) <= (BESIDE_WIDTH if beside else FORM_WIDTH))
+    if not rows or inline:
         out = [head[0]]
     else:
-        out = [rf"{head[0]} \\"] + [rf"&\qquad {more} \\" for more in head[1:]]
-    for i, (relation, form, reason) in enumerate(rows):
-        lines = form_lines(form)
-        out.append(rf"&{relation} {lines[0]} && {reason}")
+        # the start on rows of its own, in the forms' column, so it does not push them to the right
+        out = [rf"&{head[0]} \\"] + [rf"&\qquad {more} \\" for more in head[1:]]
+    for i, ((relation, _, reason), lines) in enumerate(zip(rows, bodies, strict=True)):
+        if beside:
+            out.append(rf"&{relation} {lines[0]} && {text_to_latex(reason, reason_width)}")
+        else:
+            out.append(rf"&{relation} {lines[0]}")
         for more in lines[1:]:
             out[-1] += r" \\"
             out.append(rf"&\qquad {more}")
+        if not beside:
+            out[-1] += r" \\"
+            out.append(rf"&\qquad {{\small {text_to_latex(reason, reason_width)}}}")
         if i < len(rows) - 1:
             out[-1] += r" \\"
     return "\\begin{aligned}\n" + "\n".join(out) + "\n\\end{aligned}"
+
+
+def givens(rows: list[tuple[sp.Basic, sp.Basic, str]]) -> str:
+    """Definitions and premises, ``lhs := rhs`` with their reasons, as one aligned block."""
+    out = []
+    for lhs, rhs, reason in rows:
+        left, right = latex(lhs), form_lines(rhs)
+        width = visible_width(left) + max(visible_width(line) for line in right) + 3
+        if width + _reason_width(reason) <= BESIDE_WIDTH:
+            out.append(rf"{left} &\mathrel{{:=}} {right[0]} && {text_to_latex(reason, BESIDE_WIDTH)}")
+            out += [rf"&\qquad {more}" for more in right[1:]]
+        else:
+            out.append(rf"{left} &\mathrel{{:=}} {right[0]}")
+            out += [rf"&\qquad {more}" for more in right[1:]]
+            out.append(rf"&\qquad {{\small {text_to_latex(reason, REASON_WIDTH)}}}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(out) + "\n\\end{aligned}"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from diffusion_edu.derivations.latex import block, latex, text_to_latex
+from diffusion_edu.derivations.latex import block, givens, latex
 
 __all__ = ["Chain", "Derivation", "ProofError", "ascii_math", "is_zero", "same_log"]
 
@@ -156,13 +156,6 @@ class Claim:
     reason: str
 
 
-@dataclass(frozen=True)
-class _Legacy:
-    label: str
-    lhs: sp.Basic
-    rhs: sp.Basic
-
-
 @dataclass
 class Chain:
     """start relation form_1 relation form_2 ..., each link proved. Build with :meth:`to`."""
@@ -214,7 +207,7 @@ class Chain:
         return self
 
     def latex(self) -> str:
-        rows = [(RELATIONS[s.relation], s.rhs, text_to_latex(s.reason)) for s in self.steps]
+        rows = [(RELATIONS[s.relation], s.rhs, s.reason) for s in self.steps]
         return block(self.start, rows, self.name)
 
 
@@ -224,12 +217,11 @@ class Derivation:
     for later use (and for lambdify checks against the package's torch code)."""
 
     title: str
-    items: list[Given | Chain | Claim | _Legacy] = field(default_factory=list)
+    items: list[Given | Chain | Claim] = field(default_factory=list)
     results: dict[str, sp.Basic] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if "$" in self.title or not ascii_math(self.title):  # legacy titles are checked by the tests
-            _check_prose("a derivation's title", self.title)
+        _check_prose("a derivation's title", self.title)
 
     # -- building ------------------------------------------------------------------------------
     def given(self, lhs: sp.Basic, rhs: sp.Basic, reason: str = "definition") -> sp.Basic:
@@ -257,20 +249,6 @@ class Derivation:
             raise ProofError(self.title, reason, statement, True, "is")
         self.items.append(Claim(statement, reason))
 
-    # -- legacy (removed once every module is written as chains) -------------------------------
-    def equal(self, label, lhs, rhs, note="", proof=None):  # noqa: ANN001, ANN201
-        lhs, rhs = sp.sympify(lhs), sp.sympify(rhs)
-        proved = proof(lhs, rhs) if proof is not None else (lhs == rhs or equal(lhs, rhs))
-        if proved is not True and not proved:
-            raise ProofError(self.title, label, lhs, rhs)
-        self.items.append(_Legacy(label, lhs, rhs))
-        return rhs
-
-    def true(self, label, statement, note=""):  # noqa: ANN001, ANN201
-        if sp.simplify(statement) is not sp.true:
-            raise ProofError(self.title, label, statement, True, "is")
-        self.items.append(_Legacy(label, statement, sp.true))
-
     def keep(self, name: str, expr: sp.Basic) -> sp.Basic:
         self.results[name] = expr
         return expr
@@ -282,8 +260,7 @@ class Derivation:
     @property
     def steps(self) -> list[Step]:
         """Every proved link, in order (givens excluded: they are not proved)."""
-        return [s for item in self.items if isinstance(item, Chain) for s in item.steps] + [
-            item for item in self.items if isinstance(item, _Legacy)]
+        return [s for item in self.items if isinstance(item, Chain) for s in item.steps]
 
     @property
     def n_proved(self) -> int:
@@ -291,19 +268,15 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         out = [f"**{self.title}** · {self.n_proved} steps, each proved by SymPy\n"]
-        givens = [i for i in self.items if isinstance(i, Given)]
-        if givens:
-            rows = "\\\\\n".join(rf"{_latex(g.lhs)} &\mathrel{{:=}} {_latex(g.rhs)} && {text_to_latex(g.reason)}"
-                                 for g in givens)
-            out.append(f"Given:\n\n$$\n\\begin{{aligned}}\n{rows}\n\\end{{aligned}}\n$$\n")
+        givens_ = [i for i in self.items if isinstance(i, Given)]
+        if givens_:
+            rows = givens([(g.lhs, g.rhs, g.reason) for g in givens_])
+            out.append(f"Given:\n\n$$\n{rows}\n$$\n")
         for item in self.items:
             if isinstance(item, Chain):
                 if item.heading:
                     out.append(f"{item.heading}\n")
                 out.append(f"$$\n{item.latex()}\n$$\n")
-            elif isinstance(item, _Legacy):
-                math = _latex(item.lhs) if item.rhs is sp.true else f"{_latex(item.lhs)} = {_latex(item.rhs)}"
-                out.append(f"- {item.label}\n\n  $$ {math} $$\n")
             elif isinstance(item, Claim):
                 out.append(f"{item.reason}:\n\n$$\n{_latex(item.statement)}\n$$\n")
         return "\n".join(out)

@@ -52,7 +52,10 @@ def wait_for_mathjax(driver, timeout: float = 30.0) -> None:
         state = driver.execute_script(
             "if (!window.MathJax || !MathJax.startup || !MathJax.startup.promise) return 'loading';"
             "if (!window.__mjxDone) { MathJax.startup.promise.then(() => { window.__mjxDone = true; }); }"
-            "return window.__mjxDone ? 'done' : 'typesetting';")
+            "if (!window.__mjxDone) return 'typesetting';"
+            # the book's fit_math.js sets wide derivations smaller once typesetting is done
+            "const fits = !!document.querySelector('script[src*=fit_math]');"
+            "return !fits || document.documentElement.dataset.mathFitted ? 'done' : 'fitting';")
         if state == "done":
             return
         time.sleep(0.2)
@@ -235,6 +238,7 @@ def test_page(page, browser, book_url):
 
     # derivations (hidden ones included, now open) fit the text column at a 1280-pixel-wide window
     assert browser.execute_script("return window.innerWidth") >= 1270
+    time.sleep(0.5)  # opened toggles are fitted on their 'toggle' event, a task after the click
     overflowing = overflowing_derivations(browser)
     assert overflowing == [], f"derivation outputs wider than the text column: {overflowing}"
 
