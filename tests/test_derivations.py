@@ -4,6 +4,9 @@ raises ProofError, also under ``python -O``."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import subprocess
 import sys
 
@@ -19,6 +22,20 @@ BUILDERS = builders()
 
 def test_registry_is_not_empty():
     assert len(BUILDERS) >= 2
+
+
+def test_every_builder_of_every_module_is_registered():
+    """A public function of a derivation module that returns a Derivation is in the registry (so this
+    file builds it), whatever module it lives in."""
+    import diffusion_edu.derivations as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            returns = inspect.signature(function).return_annotation
+            if function.__module__ == module.__name__ and not name.startswith("_") and name != "all_derivations" \
+                    and returns in (Derivation, "Derivation"):
+                assert f"{module.__name__}.{name}" in BUILDERS, f"{module.__name__}.{name} is not registered"
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))

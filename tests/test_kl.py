@@ -9,20 +9,18 @@ import torch
 
 from diffusion_edu import kl
 from diffusion_edu.derivations import kl as derive
-from diffusion_edu.derivations.proof import Chain, Claim, Derivation, Given, ProofError
+from diffusion_edu.derivations.proof import Chain, Derivation, ProofError
 from diffusion_edu.derivations.registry import builders
 
 
+# tests/test_derivations.py checks every registered derivation's form; here: how much each proves
 @pytest.mark.parametrize("name", sorted(builders(derive.__name__)))
-def test_every_derivation_is_a_proved_chain(name):
-    derivation = builders(derive.__name__)[name]()
-    assert derivation.n_proved >= 3
-    assert all(isinstance(item, Given | Chain | Claim) for item in derivation.items)  # no legacy steps
-    assert r"\begin{aligned}" in derivation._repr_markdown_()
+def test_every_derivation_proves_enough(name):
+    assert builders(derive.__name__)[name]().n_proved >= 3
 
 
-def test_module_lists_its_derivations():
-    assert len(derive.all_derivations()) == len(builders(derive.__name__)) >= 3
+def test_module_registers_its_derivations():
+    assert len(builders(derive.__name__)) >= 3
 
 
 def test_kl_normal_matches_sympy_and_torch(generator):

@@ -9,21 +9,18 @@ import torch
 
 from diffusion_edu import vae
 from diffusion_edu.derivations import vae as derive
-from diffusion_edu.derivations.proof import Chain, Claim, Given
 from diffusion_edu.derivations.registry import builders
 from diffusion_edu.nets.autoencoder import DigitAutoencoder, DigitVAE
 
 
+# tests/test_derivations.py checks every registered derivation's form; here: how much each proves
 @pytest.mark.parametrize("name", sorted(builders(derive.__name__)))
-def test_every_derivation_is_a_proved_chain(name):
-    derivation = builders(derive.__name__)[name]()
-    assert derivation.n_proved >= 2
-    assert all(isinstance(item, Given | Chain | Claim) for item in derivation.items)  # no legacy steps
-    assert r"\begin{aligned}" in derivation._repr_markdown_()
+def test_every_derivation_proves_enough(name):
+    assert builders(derive.__name__)[name]().n_proved >= 2
 
 
-def test_module_lists_its_derivations():
-    assert len(derive.all_derivations()) == len(builders(derive.__name__)) >= 3
+def test_module_registers_its_derivations():
+    assert len(builders(derive.__name__)) >= 3
 
 
 def test_kl_matches_sympy_and_is_not_note_003s(generator):

@@ -48,22 +48,16 @@ def token_count() -> Derivation:
     kept = d.chain(mul(held(frac(mul(H, W), power(p, 2))), power(p, 2), C),
                    r"Each token holds $p^2 C$ numbers, so the tokens hold $T\,p^2 C$:")
     kept.to(mul(H, W, C), r"the $p^2$ cancels: patchify is a reshape, nothing is lost and nothing added")
-    note = {H: 32, W: 32, C: 4, p: 2}
-    latent = d.chain(_tokens(H, W, p), r"Note 000's latent, $H = W = 32$, $C = 4$, $p = 2$:", name=T)
-    latent.to(_tokens(32, 32, 2), r"insert $H = W = 32$, $p = 2$", using=note)
-    latent.to(mul(16, 16), "divide")
-    latent.to(sp.Integer(256), "multiply: 256 tokens")
-    dim = d.chain(mul(power(p, 2), C), "each of them with", name=Shown(r"p^2 C"))
-    dim.to(mul(power(2, 2), 4), r"insert $p = 2$, $C = 4$", using=note)
-    dim.to(sp.Integer(16), "numbers; then a linear map (DiT's PatchEmbed) takes each to $D$ dimensions")
-    digits = {H: 8, W: 8, C: 1, p: 2}
-    small = d.chain(_tokens(H, W, p), r"The book's digits, $H = W = 8$, $C = 1$, $p = 2$:", name=T)
-    small.to(_tokens(8, 8, 2), r"insert $H = W = 8$, $p = 2$", using=digits)
-    small.to(mul(4, 4), "divide")
-    small.to(sp.Integer(16), "multiply: 16 tokens")
-    small_dim = d.chain(mul(power(p, 2), C), "each of them with", name=Shown(r"p^2 C"))
-    small_dim.to(mul(power(2, 2), 1), r"insert $p = 2$, $C = 1$", using=digits)
-    small_dim.to(sp.Integer(4), "numbers")
+    for what, side, channels, then in (("Note 000's latent", 32, 4, "; then a linear map (DiT's PatchEmbed) "
+                                         "takes each to $D$ dimensions"), ("The book's digits", 8, 1, "")):
+        values = {H: side, W: side, C: channels, p: 2}
+        count = d.chain(_tokens(H, W, p), f"{what}, $H = W = {side}$, $C = {channels}$, $p = 2$:", name=T)
+        count.to(_tokens(side, side, 2), f"insert $H = W = {side}$, $p = 2$", using=values)
+        count.to(mul(side // 2, side // 2), "divide")
+        count.to(sp.Integer((side // 2) ** 2), f"multiply: {(side // 2) ** 2} tokens")
+        dim = d.chain(mul(power(p, 2), C), "each of them with", name=Shown(r"p^2 C"))
+        dim.to(mul(power(2, 2), channels), f"insert $p = 2$, $C = {channels}$", using=values)
+        dim.to(sp.Integer(4 * channels), f"numbers{then}")
     halved = frac(_tokens(H, W, frac(p, 2)), _tokens(H, W, p))
     half = d.chain(halved, r"Halving the patch size $p$:", name=sp.Symbol(r"T_{p/2} / T_p"))
     half.to(frac(mul(frac(mul(2, H), p), frac(mul(2, W), p)), _tokens(H, W, p)), r"dividing by $p/2$ doubles")

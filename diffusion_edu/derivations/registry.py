@@ -13,7 +13,7 @@ from diffusion_edu.derivations.proof import Derivation
 Builder = TypeVar("Builder", bound=Callable[..., Derivation])
 
 _BUILDERS: dict[str, Callable[[], Derivation]] = {}
-_INFRASTRUCTURE = {"proof", "latex", "registry"}
+_INFRASTRUCTURE = {"proof", "latex", "registry", "forms"}
 
 
 def derivation(builder: Builder) -> Builder:
