@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from diffusion_edu import data
-from diffusion_edu.runtime import device
-from diffusion_edu.train import TrainResult, train
+from diffusion_edu.core.runtime import device
+from diffusion_edu.training.loop import TrainResult, train
 
 
 def n_params(model: nn.Module) -> int:

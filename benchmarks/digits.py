@@ -12,12 +12,18 @@ from typing import Any
 import torch
 
 from benchmarks.common import n_params, train_cosine_for, train_digits_for
-from diffusion_edu import data, ddim, ddpm, gan, metrics, vae
+from diffusion_edu import data
+from diffusion_edu.core.runtime import device
+from diffusion_edu.metrics import quality as metrics
 from diffusion_edu.nets.autoencoder import DigitVAE
 from diffusion_edu.nets.gan import DigitDiscriminator, DigitGenerator
 from diffusion_edu.nets.unet import UNet
-from diffusion_edu.runtime import device
-from diffusion_edu.schedules import linear_schedule
+from diffusion_edu.processes import ddim, ddpm
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.guidance import label_dropout_eps_loss
+from diffusion_edu.processes.schedules import linear_schedule
+from diffusion_edu.recipes import vae
+from diffusion_edu.training import gan
 
 N_SAMPLES = 500
 
@@ -36,7 +42,7 @@ def unet(seconds: float) -> dict[str, Any]:
     torch.manual_seed(0)
     model = UNet(channels=32)
     result = train_digits_for(model, lambda m, x0: ddpm.eps_loss(m, x0, schedule, generator), seconds)
-    samples = ddim.ddim_sample(result.ema_model.eval(), _noise(), schedule, ddim.timestep_sequence(1000, 50))
+    samples = ddim.ddim_sample(result.ema_model.eval(), _noise(), sub_grid(1000, 50), schedule=schedule)
     return {"model": "U-Net DDPM (DDIM-50)", "params": n_params(model), "steps": result.steps, "fd": _fd(samples)}
 
 
@@ -53,26 +59,18 @@ def gan_model(seconds: float) -> dict[str, Any]:
     torch.manual_seed(0)
     generator, discriminator = DigitGenerator(latent_dim=32, width=16), DigitDiscriminator(width=16)
     noise = torch.Generator().manual_seed(0)
-    result = gan.train_gan(generator.to(device()), discriminator.to(device()), vae.digit_batches(64, noise),
+    result = gan.train_gan(generator.to(device()), discriminator.to(device()), data.digit_batches(64, noise),
                            latent_dim=32, steps=10**7, k=1, lr_generator=2e-3, lr_discriminator=2e-3,
                            ema_decay=0.995, noise=noise, max_seconds=seconds, progress=False)
     samples = gan.sample(result.model, N_SAMPLES, 32, torch.Generator().manual_seed(1))
     return {"model": "DCGAN", "params": n_params(generator), "steps": result.steps, "fd": _fd(samples)}
 
 
-def _labelled_batches(generator: torch.Generator, images: torch.Tensor, labels: torch.Tensor) -> Any:
-    def batch(_step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(0, len(images), (128,), generator=generator)
-        return images[idx].to(device()), labels[idx].to(device())
-
-    return batch
-
-
 def dit(seconds: float) -> dict[str, Any]:
     """Chapter 14's DiT recipe (lr 1.5e-2, warm-up, cosine, EMA), class-conditional, sampled at CFG w = 1."""
-    from diffusion_edu.guidance import classifier_free_model
     from diffusion_edu.nets.dit import DiT
-    from diffusion_edu.recipes_guidance import DIT_CONFIG
+    from diffusion_edu.processes.guidance import classifier_free_model
+    from diffusion_edu.recipes.guidance import DIT_CONFIG
 
     schedule = linear_schedule(1000)
     generator = torch.Generator().manual_seed(0)
@@ -81,15 +79,13 @@ def dit(seconds: float) -> dict[str, Any]:
     digits = data.load_digits()
 
     def loss(m: torch.nn.Module, b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x0, y = b
-        y = torch.where(torch.rand(len(y), generator=generator).to(y.device) < 0.1, torch.full_like(y, 10), y)
-        return ddpm.eps_loss(lambda x, t: m(x, t, y), x0, schedule, generator)
+        return label_dropout_eps_loss(m, *b, schedule, p=0.1, generator=generator)
 
-    result = train_cosine_for(model, loss, _labelled_batches(generator, digits.train_images, digits.train_labels),
-                              seconds, lr=1.5e-2, warmup=100)
+    batches = data.random_batches((digits.train_images, digits.train_labels), 128, generator, device())
+    result = train_cosine_for(model, loss, batches, seconds, lr=1.5e-2, warmup=100)
     labels = torch.arange(N_SAMPLES) % 10
-    eps_model = classifier_free_model(result.ema_model.eval(), labels.to(device()), 1.0, 10)
-    samples = ddim.ddim_sample(eps_model, _noise(), schedule, ddim.timestep_sequence(1000, 50))
+    eps_model = classifier_free_model(result.ema_model.eval(), labels.to(device()), 1.0)
+    samples = ddim.ddim_sample(eps_model, _noise(), sub_grid(1000, 50), schedule=schedule)
     return {"model": "DiT (conditional, CFG w=1, DDIM-50)", "params": n_params(model), "steps": result.steps,
             "fd": _fd(samples)}
 
@@ -97,8 +93,9 @@ def dit(seconds: float) -> dict[str, Any]:
 def latent(seconds: float) -> dict[str, Any]:
     """Chapter 15's latent diffusion: the cached chapter-5 VAE (its own training time is reported in
     the model name) plus a cross-attention denoiser trained for ``seconds`` in its 8-D latent space."""
-    from diffusion_edu import latent as latent_diffusion
     from diffusion_edu.nets.cross_attention import CrossAttentionDenoiser
+    from diffusion_edu.processes import latent as latent_diffusion
+    from diffusion_edu.recipes.latent import LATENT_CONFIG
 
     vae_model_, vae_info = vae.trained_digit_vae(progress=False)
     digits = data.load_digits()
@@ -107,9 +104,12 @@ def latent(seconds: float) -> dict[str, Any]:
     schedule = linear_schedule(1000)
     generator = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = CrossAttentionDenoiser(**latent_diffusion.LATENT_CONFIG).to(device())
-    loss = latent_diffusion.latent_eps_loss(schedule, 0.1, 10, generator)
-    result = train_cosine_for(model, loss, _labelled_batches(generator, latents * scale, digits.train_labels),
+    model = CrossAttentionDenoiser(**LATENT_CONFIG).to(device())
+    def loss(m: torch.nn.Module, b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return label_dropout_eps_loss(m, *b, schedule, p=0.1, generator=generator)
+
+    batches = data.random_batches((latents * scale, digits.train_labels), 128, generator, device())
+    result = train_cosine_for(model, loss, batches,
                               seconds, lr=2e-3, warmup=100)
     labels = torch.arange(N_SAMPLES) % 10
     samples = latent_diffusion.sample(result.ema_model.eval(), vae_model_, scale, labels, schedule, num_steps=50,

@@ -3,7 +3,7 @@
 On CUDA, an operation that mixes a GPU tensor with a (non-scalar) CPU tensor raises, a CPU random
 generator cannot draw on the GPU, and ``.numpy()`` of a GPU tensor raises. On a CPU-only machine
 none of these mistakes shows, because every tensor lives on the CPU. This module makes them show:
-inside :func:`emulate_accelerator`, :func:`diffusion_edu.runtime.device` answers ``meta`` (through
+inside :func:`emulate_accelerator`, :func:`diffusion_edu.core.runtime.device` answers ``meta`` (through
 ``$DIFFUSION_EDU_DEVICE``), and every tensor moved or created there becomes an :class:`AcceleratorTensor`
 that reports ``device='meta'`` and computes on a CPU tensor it wraps. The dispatch hook then
 enforces CUDA's rules:
@@ -29,7 +29,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 
-from diffusion_edu.runtime import DEVICE_ENV
+from diffusion_edu.core.runtime import DEVICE_ENV
 
 EMULATED = torch.device("meta")
 

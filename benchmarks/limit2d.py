@@ -9,11 +9,14 @@ from typing import Any
 
 import torch
 
-from diffusion_edu import data, ddpm, metrics
+from diffusion_edu import data
+from diffusion_edu.core.runtime import device
+from diffusion_edu.metrics import quality as metrics
 from diffusion_edu.nets.mlp import TimeMLP
-from diffusion_edu.runtime import device
-from diffusion_edu.schedules import linear_schedule
-from diffusion_edu.train import train
+from diffusion_edu.processes import ddpm
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.schedules import linear_schedule
+from diffusion_edu.training.loop import train
 
 
 def run(seconds_grid: tuple[float, ...] = (2.5, 5.0, 10.0, 20.0), n: int = 2000) -> dict[str, Any]:
@@ -25,7 +28,8 @@ def run(seconds_grid: tuple[float, ...] = (2.5, 5.0, 10.0, 20.0), n: int = 2000)
 
     def distance(eps_model: Any) -> float:
         x = torch.randn(n, 2, generator=torch.Generator().manual_seed(1)).to(device())
-        samples = ddpm.ddpm_sample(eps_model, x, schedule, generator=torch.Generator().manual_seed(2))
+        samples = ddpm.ddpm_sample(eps_model, x, sub_grid(1000), schedule=schedule,
+                                   generator=torch.Generator().manual_seed(2))
         return metrics.evaluate_2d(samples.cpu(), real, floor_draws)["swd"]
 
     oracle = distance(ddpm.exact_eps_model(mixture, schedule))

@@ -10,10 +10,12 @@ from typing import Any
 import torch
 
 from benchmarks.common import n_params, train_digits_for
-from diffusion_edu import ddim, metrics
+from diffusion_edu.core.runtime import device
+from diffusion_edu.metrics import quality as metrics
 from diffusion_edu.nets.unet import UNet
-from diffusion_edu.runtime import device
-from diffusion_edu.schedules import linear_schedule
+from diffusion_edu.processes import ddim
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.schedules import linear_schedule
 
 
 def _ours(seconds: float, n_samples: int) -> dict[str, Any]:
@@ -23,7 +25,7 @@ def _ours(seconds: float, n_samples: int) -> dict[str, Any]:
     model = UNet(channels=32)
 
     def loss(m: torch.nn.Module, x0: torch.Tensor) -> torch.Tensor:
-        from diffusion_edu import ddpm
+        from diffusion_edu.processes import ddpm
 
         return ddpm.eps_loss(m, x0, schedule, generator)
 
@@ -31,7 +33,7 @@ def _ours(seconds: float, n_samples: int) -> dict[str, Any]:
     ema = result.ema_model.eval()
     start = time.perf_counter()
     x = torch.randn(n_samples, 1, 8, 8, generator=torch.Generator().manual_seed(1)).to(device())
-    samples = ddim.ddim_sample(ema, x, schedule, ddim.timestep_sequence(1000, 50), eta=0.0)
+    samples = ddim.ddim_sample(ema, x, sub_grid(1000, 50), schedule=schedule, eta=0.0)
     sample_seconds = time.perf_counter() - start
     return {"model": "diffusion_edu UNet", "params": n_params(model), "steps": result.steps,
             "steps_per_s": result.steps / result.seconds, "sample_s": sample_seconds,

@@ -13,9 +13,14 @@ from typing import Any
 
 import torch
 
-from diffusion_edu import data, ddim, ddpm, metrics, recipes, sde
-from diffusion_edu.runtime import device
-from diffusion_edu.schedules import linear_schedule
+from diffusion_edu import data, recipes
+from diffusion_edu.core.runtime import device
+from diffusion_edu.core.tensors import append_dims
+from diffusion_edu.metrics import quality as metrics
+from diffusion_edu.processes import ddim, ddpm, sde
+from diffusion_edu.processes.grids import sub_grid, time_grid
+from diffusion_edu.processes.schedules import linear_schedule
+from diffusion_edu.processes.sde_samplers import euler_maruyama, predictor_corrector, probability_flow
 
 Sampler = Callable[[ddpm.EpsModel, sde.ScoreFn, torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -23,7 +28,7 @@ Sampler = Callable[[ddpm.EpsModel, sde.ScoreFn, torch.Tensor, torch.Generator], 
 def _eps_to_score(eps_model: ddpm.EpsModel, vp: sde.VPSDE, T: int) -> sde.ScoreFn:
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         steps = (t.double() * T).round().long().clamp(1, T) - 1
-        std = vp.marginal_std(t).to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+        std = append_dims(vp.marginal_std(t), x)
         return -eps_model(x, steps.to(x.device)) / std
 
     return score
@@ -41,14 +46,14 @@ def run(n: int = 2000) -> dict[str, Any]:
         "learned": (learned, _eps_to_score(learned, vp, T)),
     }
     samplers: list[tuple[str, int, Sampler]] = [
-        ("DDPM-1000", 1000, lambda e, s, x, g: ddpm.ddpm_sample(e, x, schedule, generator=g)),
-        ("DDIM-100", 100, lambda e, s, x, g: ddim.ddim_sample(e, x, schedule, ddim.timestep_sequence(T, 100))),
-        ("DDIM-50", 50, lambda e, s, x, g: ddim.ddim_sample(e, x, schedule, ddim.timestep_sequence(T, 50))),
-        ("DDIM-20", 20, lambda e, s, x, g: ddim.ddim_sample(e, x, schedule, ddim.timestep_sequence(T, 20))),
-        ("DDIM-10", 10, lambda e, s, x, g: ddim.ddim_sample(e, x, schedule, ddim.timestep_sequence(T, 10))),
-        ("Euler-Maruyama-100", 100, lambda e, s, x, g: sde.euler_maruyama(s, x, vp, 100, generator=g)),
-        ("PC-50 (+1 corrector)", 100, lambda e, s, x, g: sde.predictor_corrector(s, x, vp, 50, generator=g)),
-        ("PF-ODE RK4-25", 100, lambda e, s, x, g: sde.probability_flow(s, x, vp, 25, method="rk4")),
+        ("DDPM-1000", 1000, lambda e, s, x, g: ddpm.ddpm_sample(e, x, sub_grid(T), schedule=schedule, generator=g)),
+        ("DDIM-100", 100, lambda e, s, x, g: ddim.ddim_sample(e, x, sub_grid(T, 100), schedule=schedule)),
+        ("DDIM-50", 50, lambda e, s, x, g: ddim.ddim_sample(e, x, sub_grid(T, 50), schedule=schedule)),
+        ("DDIM-20", 20, lambda e, s, x, g: ddim.ddim_sample(e, x, sub_grid(T, 20), schedule=schedule)),
+        ("DDIM-10", 10, lambda e, s, x, g: ddim.ddim_sample(e, x, sub_grid(T, 10), schedule=schedule)),
+        ("Euler-Maruyama-100", 100, lambda e, s, x, g: euler_maruyama(s, x, time_grid(100), sde=vp, generator=g)),
+        ("PC-50 (+1 corrector)", 100, lambda e, s, x, g: predictor_corrector(s, x, time_grid(50), sde=vp, generator=g)),
+        ("PF-ODE RK4-25", 100, lambda e, s, x, g: probability_flow(s, x, time_grid(25), sde=vp, method="rk4")),
     ]
     rows = []
     for model_name, (eps_model, score) in models.items():

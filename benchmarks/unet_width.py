@@ -11,10 +11,13 @@ from typing import Any
 import torch
 
 from benchmarks.common import n_params, train_cosine_for
-from diffusion_edu import data, ddim, ddpm, metrics
+from diffusion_edu import data
+from diffusion_edu.core.runtime import device
+from diffusion_edu.metrics import quality as metrics
 from diffusion_edu.nets.unet import UNet
-from diffusion_edu.runtime import device
-from diffusion_edu.schedules import linear_schedule
+from diffusion_edu.processes import ddim, ddpm
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.schedules import linear_schedule
 
 N_SAMPLES = 300
 
@@ -34,7 +37,7 @@ def unet_for(channels: int, seconds: float) -> dict[str, Any]:
     model = UNet(channels=channels).to(device())
     result = train_cosine_for(model, loss, batch, seconds, lr=2e-3, warmup=50)
     noise = torch.randn(N_SAMPLES, 1, 8, 8, generator=torch.Generator().manual_seed(1)).to(device())
-    samples = ddim.ddim_sample(result.ema_model.eval(), noise, schedule, ddim.timestep_sequence(1000, 50))
+    samples = ddim.ddim_sample(result.ema_model.eval(), noise, sub_grid(1000, 50), schedule=schedule)
     fd = metrics.evaluate_digits(samples.clamp(-1, 1).float().cpu())["frechet"]
     return {"channels": channels, "params": n_params(model), "train_s": seconds, "steps": result.steps,
             "ms_per_step": 1000 * result.seconds / result.steps, "fd": fd.value, "ratio": fd.ratio}

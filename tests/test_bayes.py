@@ -7,9 +7,9 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import bayes
 from diffusion_edu.derivations import bayes as derive
 from diffusion_edu.derivations.registry import builders
+from diffusion_edu.probability import bayes
 
 # proved steps (chain links and claims) per derivation: each one a form a reader sees change
 PROVED = {"product_rule": 6, "diagnostic_test": 6, "gaussian_posterior": 4, "ddpm_posterior_preview": 6,
@@ -85,7 +85,7 @@ def test_the_frequency_tree_counts_the_same_posterior_as_the_derivation():
     import matplotlib
 
     matplotlib.use("Agg")
-    from diffusion_edu.diagrams import bayes_tree
+    from diffusion_edu.present.diagrams import bayes_tree
 
     n = bayes_tree.counts(10_000, Fraction(1, 100), Fraction(99, 100), Fraction(95, 100))
     assert (n["true_pos"], n["false_pos"]) == (99, 495)

@@ -60,3 +60,29 @@ def test_notebook_house_rules(path):
     assert any("seed_everything" in "".join(c["source"]) for c in code), "seed the notebook"
     # ends with a measured claim: an assert in the notebook
     assert any(re.search(r"^\s*assert ", "".join(c["source"]), re.M) for c in code), "no measured claim"
+
+
+def _literalincludes() -> list[tuple[str, Path, str | None]]:
+    """(page, included file, :pyobject: or None) for every literalinclude in the book's pages."""
+    found = []
+    for page in sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "book").glob("*.md")):
+        if page.suffix == ".ipynb":
+            text = "".join("".join(cell["source"]) + "\n" for cell in json.loads(page.read_text())["cells"])
+        else:
+            text = page.read_text()
+        for match in re.finditer(r"```\{literalinclude\} (\S+)\n((?::\w+:.*\n)*)", text):
+            pyobject = re.search(r":pyobject: (\S+)", match.group(2))
+            found.append((page.name, (page.parent / match.group(1)).resolve(), pyobject and pyobject.group(1)))
+    return found
+
+
+def test_every_literalinclude_points_at_a_real_file_and_object():
+    """A moved module or a renamed function must not leave a chapter showing an empty or stale listing."""
+    includes = _literalincludes()
+    assert len(includes) > 20
+    for page, path, pyobject in includes:
+        assert path.is_file(), f"{page}: literalinclude of a missing file {path.relative_to(ROOT)}"
+        if pyobject:
+            name = pyobject.split(".")[-1]
+            assert re.search(rf"^\s*(?:async def|def|class) {re.escape(name)}\b", path.read_text(), re.M), \
+                f"{page}: {path.relative_to(ROOT)} has no {pyobject}"

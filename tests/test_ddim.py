@@ -3,9 +3,12 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import data, ddim, ddpm, metrics
+from diffusion_edu import data
 from diffusion_edu.derivations import ddim as derive
-from diffusion_edu.schedules import cosine_schedule, linear_schedule
+from diffusion_edu.metrics import quality as metrics
+from diffusion_edu.processes import ddim, ddpm
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.schedules import cosine_schedule, linear_schedule
 
 
 def test_derivations_prove_as_chains():
@@ -42,19 +45,20 @@ def _toy_model(x, t):
 def test_eta_one_all_steps_is_ddpm_draw_for_draw():
     s = linear_schedule(50)
     x_T = torch.randn(64, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    out_ddpm = ddpm.ddpm_sample(_toy_model, x_T, s, torch.Generator().manual_seed(2))
-    out_ddim = ddim.ddim_sample(_toy_model, x_T, s, eta=1.0, generator=torch.Generator().manual_seed(2))
+    every = sub_grid(50, 50)
+    out_ddpm = ddpm.ddpm_sample(_toy_model, x_T, every, schedule=s, generator=torch.Generator().manual_seed(2))
+    out_ddim = ddim.ddim_sample(_toy_model, x_T, every, schedule=s, eta=1.0, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(out_ddim, out_ddpm, rtol=1e-9, atol=1e-9)
 
 
 def test_respaced_ddpm_is_ddim_eta_one_on_the_subsequence():
     s = linear_schedule(100)
-    tau = ddim.timestep_sequence(100, 10)
-    short = ddim.respaced_schedule(s, tau)
-    torch.testing.assert_close(short.alpha_bar, s.alpha_bar[tau])
+    tau = sub_grid(100, 10)
+    short = ddpm.chain_on_grid(s, tau.tolist())
+    torch.testing.assert_close(short.alpha_bar, s.alpha_bar[tau.flip(0)])
     x_T = torch.randn(32, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    out_ddpm = ddpm.ddpm_sample(lambda x, i: _toy_model(x, tau[i]), x_T, short, torch.Generator().manual_seed(3))
-    out_ddim = ddim.ddim_sample(_toy_model, x_T, s, tau, eta=1.0, generator=torch.Generator().manual_seed(3))
+    out_ddpm = ddpm.ddpm_sample(_toy_model, x_T, tau, schedule=s, generator=torch.Generator().manual_seed(3))
+    out_ddim = ddim.ddim_sample(_toy_model, x_T, tau, schedule=s, eta=1.0, generator=torch.Generator().manual_seed(3))
     torch.testing.assert_close(out_ddim, out_ddpm, rtol=1e-9, atol=1e-9)
 
 
@@ -62,11 +66,11 @@ def test_respaced_ddpm_is_ddim_eta_one_on_the_subsequence():
 def test_last_step_lands_exactly_on_x0_hat(eta):
     s = cosine_schedule(200)
     seen = []
-    tau = ddim.timestep_sequence(200, 7, "trailing")
+    tau = sub_grid(200, 7, "trailing")
     x_T = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
-    out = ddim.ddim_sample(_toy_model, x_T, s, tau, eta=eta, generator=torch.Generator().manual_seed(0),
-                           callback=lambda t, x, x0: seen.append((t, x0)))
-    assert [t for t, _ in seen] == tau.flip(0).tolist()
+    out = ddim.ddim_sample(_toy_model, x_T, tau, schedule=s, eta=eta, generator=torch.Generator().manual_seed(0),
+                           callback=lambda step: seen.append((step.t, step.x0)))
+    assert [t for t, _ in seen] == tau.tolist()
     assert torch.equal(out, seen[-1][1])  # bit-exact: no noise, no leftover eps term
 
 
@@ -75,9 +79,9 @@ def test_eta_zero_is_deterministic_and_oracle_reaches_the_data():
     s = linear_schedule(1000)
     oracle = ddpm.exact_eps_model(mixture, s)
     x_T = torch.randn(1000, 2, generator=torch.Generator().manual_seed(0))
-    tau = ddim.timestep_sequence(1000, 50)
-    a = ddim.ddim_sample(oracle, x_T, s, tau)
-    b = ddim.ddim_sample(oracle, x_T, s, tau)
+    tau = sub_grid(1000, 50)
+    a = ddim.ddim_sample(oracle, x_T, tau, schedule=s)
+    b = ddim.ddim_sample(oracle, x_T, tau, schedule=s)
     assert torch.equal(a, b)
     real, again = mixture.sample(1000, torch.Generator().manual_seed(5))[0], mixture.sample(1000)[0]
     report = metrics.evaluate_2d(a, real, again)["swd"]
@@ -89,22 +93,26 @@ def test_inversion_round_trip_with_the_oracle():
     s = linear_schedule(1000)
     oracle = ddpm.exact_eps_model(mixture, s)
     x0 = mixture.sample(200, torch.Generator().manual_seed(0))[0]
-    tau = ddim.timestep_sequence(1000, 100)
-    latent = ddim.ddim_invert(oracle, x0, s, tau)
+    tau = sub_grid(1000, 100)
+    latent = ddim.ddim_invert(oracle, x0, tau.flip(0), schedule=s)  # an encoder climbs: increasing steps
     assert abs(latent.std().item() - 1) < 0.15  # the latent looks like N(0, I)
-    back = ddim.ddim_sample(oracle, latent, s, tau)
+    back = ddim.ddim_sample(oracle, latent, tau, schedule=s)
     assert (back - x0).norm(dim=1).median().item() < 0.05
-    refined = ddim.ddim_sample(oracle, ddim.ddim_invert(oracle, x0, s, tau, fixed_point_iterations=2), s, tau)
+    refined_latent = ddim.ddim_invert(oracle, x0, tau.flip(0), schedule=s, fixed_point_iterations=2)
+    refined = ddim.ddim_sample(oracle, refined_latent, tau, schedule=s)
     assert (refined - x0).norm(dim=1).median().item() <= (back - x0).norm(dim=1).median().item()
 
 
-def test_timestep_sequences():
-    assert ddim.timestep_sequence(1000, 10).tolist() == list(range(0, 1000, 100))
-    trailing = ddim.timestep_sequence(1000, 10, "trailing")
-    assert trailing[-1].item() == 999 and trailing[0].item() == 99
-    quad = ddim.timestep_sequence(1000, 20, "quadratic")
-    assert len(quad) == 20 and bool(torch.all(quad[1:] > quad[:-1]))
-    assert ddim.timestep_sequence(30, 30).tolist() == list(range(30))
+def test_sub_grids():
+    assert sub_grid(1000, 10).tolist() == list(range(900, -1, -100))
+    trailing = sub_grid(1000, 10, "trailing")
+    assert trailing[0].item() == 999 and trailing[-1].item() == 99
+    quad = sub_grid(1000, 20, "quadratic")
+    assert len(quad) == 20 and bool(torch.all(quad[1:] < quad[:-1]))
+    linspace = sub_grid(1000, 100, "linspace")  # IDDPM's respacing keeps both ends
+    assert linspace[0].item() == 999 and linspace[-1].item() == 0
+    for spacing in ("leading", "trailing", "linspace", "quadratic"):
+        assert sub_grid(30, 30, spacing).tolist() == list(range(29, -1, -1))
 
 
 def test_slerp_endpoints_and_norm():
@@ -120,20 +128,20 @@ def test_errors():
     s = linear_schedule(10)
     x = torch.zeros(2, 2)
     with pytest.raises(ValueError, match=r"eta: expected a number in \[0, 1\]"):
-        ddim.ddim_sample(_toy_model, x, s, eta=-1.0)
-    with pytest.raises(ValueError, match="timesteps: expected strictly increasing"):
-        ddim.ddim_sample(_toy_model, x, s, torch.tensor([5, 2]))
-    with pytest.raises(ValueError, match=r"timesteps: expected indices in \[0, 9\]"):
-        ddim.ddim_sample(_toy_model, x, s, torch.tensor([0, 10]))
-    with pytest.raises(ValueError, match="timesteps: expected a non-empty 1-D integer tensor"):
-        ddim.ddim_sample(_toy_model, x, s, torch.tensor([0.0, 1.0]))
+        ddim.ddim_sample(_toy_model, x, sub_grid(10, 10), schedule=s, eta=-1.0)
+    with pytest.raises(ValueError, match="grid: expected strictly decreasing"):
+        ddim.ddim_sample(_toy_model, x, torch.tensor([2, 5]), schedule=s)
+    with pytest.raises(ValueError, match=r"grid: expected step indices in \[0, 9\]"):
+        ddim.ddim_sample(_toy_model, x, torch.tensor([10, 0]), schedule=s)
+    with pytest.raises(ValueError, match="grid: expected integer step indices"):
+        ddim.ddim_sample(_toy_model, x, torch.tensor([1.0, 0.0]), schedule=s)
     with pytest.raises(TypeError, match="x: expected a torch.Tensor"):
-        ddim.ddim_sample(_toy_model, [0.0], s)
-    with pytest.raises(ValueError, match="num_steps: expected at most T = 10"):
-        ddim.timestep_sequence(10, 11)
+        ddim.ddim_sample(_toy_model, [0.0], sub_grid(10, 10), schedule=s)
+    with pytest.raises(ValueError, match="n_steps: expected at most T = 10"):
+        sub_grid(10, 11)
     with pytest.raises(ValueError, match="spacing: expected one of"):
-        ddim.timestep_sequence(10, 5, "random")
+        sub_grid(10, 5, "random")
     with pytest.raises(ValueError, match="z1: expected shape"):
         ddim.slerp(torch.zeros(2, 3), torch.zeros(2, 4), 0.5)
     with pytest.raises(ValueError, match="fixed_point_iterations: expected an int >= 0"):
-        ddim.ddim_invert(_toy_model, x, s, fixed_point_iterations=-1)
+        ddim.ddim_invert(_toy_model, x, torch.arange(10), schedule=s, fixed_point_iterations=-1)

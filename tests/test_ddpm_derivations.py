@@ -5,9 +5,10 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import ddpm
 from diffusion_edu.derivations import ddpm as derive
-from diffusion_edu.schedules import cosine_schedule, linear_schedule, respace
+from diffusion_edu.processes import ddpm
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.schedules import cosine_schedule, linear_schedule
 
 
 def test_forward_derivations_prove_every_step():
@@ -105,17 +106,18 @@ def test_schedule_derivation_matches_package():
     assert linear.alpha_bar[-1].item() <= np.exp(-linear.betas.sum().item())
 
 
-def test_respace_keeps_the_marginals():
+def test_ddpm_on_a_sub_grid_keeps_the_marginals():
     full = linear_schedule(1000)
-    short, kept = respace(full, 50)
-    assert short.T == 50 and kept[0].item() == 0 and kept[-1].item() == 999
-    torch.testing.assert_close(short.alpha_bar, full.alpha_bar[kept])
+    kept = sub_grid(1000, 50, "linspace")
+    assert kept[0].item() == 999 and kept[-1].item() == 0
+    short = ddpm.chain_on_grid(full, kept.tolist())
+    assert short.T == 50
+    torch.testing.assert_close(short.alpha_bar, full.alpha_bar[kept.flip(0)])
     with pytest.raises(ValueError, match="n_steps: expected at most T = 1000"):
-        respace(full, 1001)
+        sub_grid(1000, 1001, "linspace")
     calls = []
-    model = ddpm.respaced_model(lambda x, t: calls.append(t) or torch.zeros_like(x), kept)
-    model(torch.zeros(2, 2), torch.tensor([0, 49]))
-    assert calls[0].tolist() == [0, 999]
+    ddpm.ddpm_sample(lambda x, t: calls.append(t) or torch.zeros_like(x), torch.zeros(2, 2), kept, schedule=full)
+    assert calls[0].tolist() == [999, 999] and calls[-1].tolist() == [0, 0]  # the model sees the original steps
 
 
 def test_chain_and_unet_diagrams_draw_from_the_code():
@@ -125,7 +127,7 @@ def test_chain_and_unet_diagrams_draw_from_the_code():
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from diffusion_edu.diagrams import chains, unet
+    from diffusion_edu.present.diagrams import chains, unet
 
     assert isinstance(chains.draw(), Figure)
     shapes = unet.stage_shapes(channels=16)

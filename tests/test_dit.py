@@ -94,7 +94,7 @@ def test_dit_block_diagram_draws_a_figure():
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from diffusion_edu.diagrams import dit_block
+    from diffusion_edu.present.diagrams import dit_block
 
     fig = dit_block.draw()
     assert isinstance(fig, Figure)

@@ -9,10 +9,16 @@ import pytest
 import torch
 
 from benchmarks.emulated_accelerator import AcceleratorTensor, emulate_accelerator
-from diffusion_edu import ddim, ddpm, guidance, langevin, latent, recipes, recipes_guidance, runtime, sde, vae
+from diffusion_edu.core import runtime
 from diffusion_edu.nets.mlp import TimeMLP
 from diffusion_edu.nets.score import ScoreMLP
-from diffusion_edu.schedules import make_schedule
+from diffusion_edu.processes import ddim, ddpm, guidance, langevin, latent, likelihood, sde, sde_samplers
+from diffusion_edu.processes.grids import sub_grid, time_grid
+from diffusion_edu.processes.schedules import make_schedule
+from diffusion_edu.recipes import diffusion as recipes
+from diffusion_edu.recipes import guidance as recipes_guidance
+from diffusion_edu.recipes import latent as latent_recipe
+from diffusion_edu.recipes import vae
 
 
 def test_emulator_raises_where_cuda_would():
@@ -58,11 +64,12 @@ def test_ddpm_ddim_and_guidance_samplers_run_on_the_accelerator():
         cg = guidance.classifier_guided_model(guidance.conditioned(model, labels.to(device)), classifier, labels,
                                               schedule, 1.0)
         return [
-            ddpm.ddpm_sample(lambda x, t: model(x, t), x, schedule, generator=torch.Generator().manual_seed(2)),
-            ddim.ddim_sample(cfg, x, schedule, timesteps=ddim.timestep_sequence(20, 5), eta=0.5,
+            ddpm.ddpm_sample(lambda x, t: model(x, t), x, sub_grid(20, 20), schedule=schedule,
+                             generator=torch.Generator().manual_seed(2)),
+            ddim.ddim_sample(cfg, x, sub_grid(20, 5), schedule=schedule, eta=0.5,
                              generator=torch.Generator().manual_seed(3)),
-            ddim.ddim_invert(lambda x, t: model(x, t), x, schedule),
-            ddpm.ddpm_sample(cg, x, schedule, generator=torch.Generator().manual_seed(4)),
+            ddim.ddim_invert(lambda x, t: model(x, t), x, torch.arange(20), schedule=schedule),
+            ddpm.ddpm_sample(cg, x, sub_grid(20, 20), schedule=schedule, generator=torch.Generator().manual_seed(4)),
         ]
 
     _on_both(run)
@@ -86,11 +93,12 @@ def test_sde_and_langevin_samplers_run_on_the_accelerator():
         x = sde.prior_sample(ve, (16, 2), torch.Generator().manual_seed(1)).to(device)
         g = torch.Generator().manual_seed(2)
         return [
-            sde.euler_maruyama(score, x, ve, 5, g),
-            sde.predictor_corrector(score, x, ve, 5, g),
-            sde.probability_flow(score, x, ve, 3, method="heun"),
-            sde.log_likelihood(sde.exact_score(mixture, ve), x[:4] / 10, ve, 4),
-            langevin.langevin(lambda x: mixture.score(x.cpu(), 1.0, 0.0).to(x.device), x / 10, 0.01, 3, g),
+            sde_samplers.euler_maruyama(score, x, time_grid(5), sde=ve, generator=g),
+            sde_samplers.predictor_corrector(score, x, time_grid(5), sde=ve, generator=g),
+            sde_samplers.probability_flow(score, x, time_grid(3), sde=ve, method="heun"),
+            likelihood.log_likelihood(sde.exact_score(mixture, ve), x[:4] / 10, ve, 4),
+            langevin.langevin(lambda x: mixture.score(x.cpu(), 1.0, 0.0).to(x.device), x / 10, [0.01] * 3,
+                              generator=g),
         ]
 
     _on_both(run)
@@ -117,9 +125,9 @@ def test_recipes_train_save_and_load_on_the_accelerator(make, tmp_path, monkeypa
 def test_latent_diffusion_trains_and_samples_on_the_accelerator(tmp_path, monkeypatch):
     monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path))
     monkeypatch.setitem(vae.DIGIT_VAE_RECIPE, "steps", 2)
-    monkeypatch.setitem(latent.LATENT_RECIPE, "steps", 2)
+    monkeypatch.setitem(latent_recipe.LATENT_RECIPE, "steps", 2)
     with emulate_accelerator():
-        denoiser, info = latent.trained_latent_denoiser(progress=False)
+        denoiser, info = latent_recipe.trained_latent_denoiser(progress=False)
         assert info["trained_now"] and all(isinstance(p, AcceleratorTensor) for p in denoiser.parameters())
         images = latent.sample(denoiser, info["vae"], info["scale"], torch.arange(4), make_schedule("linear", 1000),
                                num_steps=3, w=2.0, generator=torch.Generator().manual_seed(0))

@@ -7,11 +7,12 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import data, gan
+from diffusion_edu import data
 from diffusion_edu.derivations import gan as derive
 from diffusion_edu.derivations.registry import builders
 from diffusion_edu.nets.gan import DigitDiscriminator, DigitGenerator, MLPDiscriminator, MLPGenerator
-from diffusion_edu.train import NonFiniteLossError
+from diffusion_edu.training import gan
+from diffusion_edu.training.loop import NonFiniteLossError
 
 
 # tests/test_derivations.py checks every registered derivation's form; here: how much each proves

@@ -5,12 +5,12 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import gaussian
 from diffusion_edu.derivations import gaussian as derive
 from diffusion_edu.derivations.latex import latex
 from diffusion_edu.derivations.proof import Derivation, ProofError
 from diffusion_edu.derivations.registry import builders
 from diffusion_edu.nets.gaussian import FullGaussian
+from diffusion_edu.probability import gaussian
 
 # proved steps (chain links and claims) per derivation: each one a form a reader sees change
 PROVED = {"normalisation_and_moments": 10, "standard_normal": 6, "affine_and_reparameterisation": 5,

@@ -5,10 +5,12 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import data, ddim, ddpm, guidance
+from diffusion_edu import data
 from diffusion_edu.derivations import guidance as derive
 from diffusion_edu.nets.noisy_classifier import NoisyDigitClassifier
-from diffusion_edu.schedules import linear_schedule
+from diffusion_edu.processes import ddim, ddpm, guidance
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.schedules import linear_schedule
 
 
 def test_derivations_prove_as_chains():
@@ -126,7 +128,7 @@ def test_guided_ddim_on_the_ring_lands_in_the_class(generator):
     eps_model = guidance.classifier_guided_model(ddpm.exact_eps_model(mixture, schedule),
                                                  guidance.exact_classifier(mixture, classes, schedule),
                                                  labels, schedule, 1.0)
-    out = ddim.ddim_sample(eps_model, torch.randn(200, 2, generator=generator), schedule,
-                           ddim.timestep_sequence(1000, 20))
+    out = ddim.ddim_sample(eps_model, torch.randn(200, 2, generator=generator), sub_grid(1000, 20),
+                           schedule=schedule)
     nearest = torch.cdist(out, mixture.means).argmin(1)
     assert (classes[nearest] == 1).float().mean() > 0.97

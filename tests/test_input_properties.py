@@ -9,7 +9,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diffusion_edu import bayes, data, ddim, ddpm, gan, gaussian, guidance, kl, langevin, metrics, schedules, sde, vae
+from diffusion_edu import data
+from diffusion_edu.metrics import quality as metrics
+from diffusion_edu.probability import bayes, gaussian, kl
+from diffusion_edu.processes import ddim, ddpm, guidance, langevin, schedules, sde, sde_samplers
+from diffusion_edu.processes.grids import sub_grid, time_grid
+from diffusion_edu.recipes import vae
+from diffusion_edu.training import gan
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 SCHEDULE = schedules.linear_schedule(20)
@@ -90,27 +96,27 @@ def test_forward_process_and_conversions(x0, noise, t):
 @given(x=tensors(), out_shape=st.sampled_from([(6, 2), (6, 1), (6,), (1, 2)]))
 def test_samplers_never_broadcast_a_model_output(x, out_shape):
     model = lambda x_t, t: torch.zeros(out_shape)  # noqa: E731
-    steps = ddim.timestep_sequence(20, 4)
+    steps = sub_grid(20, 4)
     clear_error_or_finite(lambda: ddpm.eps_loss(model, x, SCHEDULE), "x0", "model")
-    clear_error_or_finite(lambda: ddim.ddim_sample(model, x, SCHEDULE, steps), "x", "model")
-    clear_error_or_finite(lambda: langevin.langevin(lambda y: torch.zeros(out_shape), x, 0.01, 2), "x", "score")
-    clear_error_or_finite(lambda: sde.euler_maruyama(lambda y, s: torch.zeros(out_shape), x, sde.VPSDE(), 2),
-                          "x", "score")
+    clear_error_or_finite(lambda: ddim.ddim_sample(model, x, steps, schedule=SCHEDULE), "x", "model")
+    clear_error_or_finite(lambda: langevin.langevin(lambda y: torch.zeros(out_shape), x, [0.01] * 2), "x", "score")
+    clear_error_or_finite(lambda: sde_samplers.euler_maruyama(lambda y, s: torch.zeros(out_shape), x, time_grid(2),
+                                                              sde=sde.VPSDE()), "x", "score")
 
 
 @SETTINGS
 @given(eta=bad_scalars, beta=bad_scalars, s=bad_scalars, w=bad_scalars)
 def test_scalar_arguments(eta, beta, s, w):
     x = torch.zeros(3, 2)
-    clear_error_or_finite(lambda: ddim.ddim_sample(lambda y, t: y, x, SCHEDULE, ddim.timestep_sequence(20, 4), eta=eta),
+    clear_error_or_finite(lambda: ddim.ddim_sample(lambda y, t: y, x, sub_grid(20, 4), schedule=SCHEDULE, eta=eta),
                           "eta")
     clear_error_or_finite(lambda: schedules.linear_schedule(10, beta_start=beta).betas, "beta_start", "beta_end")
     clear_error_or_finite(lambda: schedules.cosine_schedule(10, s=s).betas, "s")
     clear_error_or_finite(lambda: guidance.classifier_free_eps(x, x + 1, w), "w")
     clear_error_or_finite(lambda: vae.vae_loss(0.1, beta=beta), "beta")
     clear_error_or_finite(lambda: data.eight_gaussians().score(x, noise_std=s), "noise_std", "scale, noise_std")
-    clear_error_or_finite(lambda: langevin.annealed_langevin(lambda y, sg: -y, x, [1.0, s], 1, 0.01), "sigmas",
-                          "score, sigmas")
+    clear_error_or_finite(lambda: langevin.annealed_langevin(lambda y, sg: -y, x, [1.0, s], step_size=0.01,
+                                                             steps_per_level=1), "grid", "score, grid")
     clear_error_or_finite(lambda: ddim.ddim_sigma(0.5, 0.9, eta), "eta")
     clear_error_or_finite(lambda: gaussian.normal_log_pdf(x, 0.0, s), "std", "x, mean, std")
     clear_error_or_finite(lambda: kl.kl_normal(w, 1.0, 0.0, s), "mean_p", "std_q")

@@ -7,10 +7,10 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import kl
 from diffusion_edu.derivations import kl as derive
 from diffusion_edu.derivations.proof import Chain, Derivation, ProofError
 from diffusion_edu.derivations.registry import builders
+from diffusion_edu.probability import kl
 
 
 # tests/test_derivations.py checks every registered derivation's form; here: how much each proves

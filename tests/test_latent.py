@@ -1,10 +1,11 @@
 import pytest
 import torch
 
-from diffusion_edu import latent
 from diffusion_edu.nets.autoencoder import DigitVAE
 from diffusion_edu.nets.cross_attention import PAD, CrossAttention, CrossAttentionDenoiser, tokenize
-from diffusion_edu.schedules import linear_schedule
+from diffusion_edu.processes import latent
+from diffusion_edu.processes.guidance import label_dropout_eps_loss
+from diffusion_edu.processes.schedules import linear_schedule
 
 
 def test_tokenize_words_and_null():
@@ -61,6 +62,6 @@ def test_scale_encode_decode_and_sampling_shapes():
 def test_latent_loss_is_finite_and_seeded():
     model = CrossAttentionDenoiser(dim=32, heads=2)
     z, y = torch.randn(16, 8), torch.arange(16) % 10
-    losses = [latent.latent_eps_loss(linear_schedule(100), 0.5, 10, torch.Generator().manual_seed(0))(model, (z, y))
-              for _ in range(2)]
+    losses = [label_dropout_eps_loss(model, z, y, linear_schedule(100), p=0.5,
+                                     generator=torch.Generator().manual_seed(0)) for _ in range(2)]
     assert torch.isfinite(losses[0]) and torch.equal(losses[0], losses[1])

@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from diffusion_edu import data, metrics
+from diffusion_edu import data
+from diffusion_edu.metrics import quality as metrics
+from diffusion_edu.recipes import classifier as classifier_recipe
 
 
 def test_sliced_wasserstein_detects_a_shift(generator):
@@ -41,35 +43,38 @@ def test_metric_input_errors():
         metrics.evaluate_digits(torch.zeros(5, 8, 8))
 
 
-def test_digit_classifier_is_accurate_and_cached(tmp_path, monkeypatch):
+def test_digit_classifier_is_accurate_and_cached():
     classifier = metrics.digit_classifier()
     digits = data.load_digits()
     accuracy = (classifier(digits.test_images).argmax(1) == digits.test_labels).float().mean()
     assert accuracy > 0.95
-    path = metrics.cache_dir() / f"digit_classifier-v{metrics.CLASSIFIER_VERSION}.pt"
-    assert path.exists()
+    assert list((metrics.cache_dir() / "models").glob("digit-classifier-*.pt"))
+    assert not any(p.requires_grad for p in classifier.parameters())
 
 
-def test_corrupt_classifier_cache_is_rebuilt(tmp_path, monkeypatch):
+def test_classifier_trains_through_the_loop_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv(metrics.CACHE_ENV, str(tmp_path))
-    monkeypatch.setattr(metrics, "CLASSIFIER_STEPS", 5)  # a quick rebuild is enough to test the path
-    path = tmp_path / f"digit_classifier-v{metrics.CLASSIFIER_VERSION}.pt"
-    path.write_bytes(b"not a checkpoint")
+    monkeypatch.setitem(classifier_recipe.CLASSIFIER_RECIPE, "steps", 3)  # a quick training is enough here
     metrics.digit_classifier.cache_clear()
     try:
-        model = metrics.digit_classifier()
-        assert isinstance(model, torch.nn.Module)
-        assert path.stat().st_size > 1000
+        with torch.no_grad():  # as metric callers run it: training must still get gradients
+            model = metrics.digit_classifier()
+        assert [p.name for p in (tmp_path / "models").glob("digit-classifier-*.pt")]
+        again, info = classifier_recipe.trained_digit_classifier()  # loaded, not retrained
+        pairs = zip(model.state_dict().values(), again.state_dict().values(), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)
+        assert info["steps"] == 3
     finally:
         metrics.digit_classifier.cache_clear()
-        monkeypatch.delenv(metrics.CACHE_ENV)
 
 
-def test_classifier_training_is_deterministic(monkeypatch):
-    monkeypatch.setattr(metrics, "CLASSIFIER_STEPS", 3)
-    a = metrics._train_digit_classifier().state_dict()
-    b = metrics._train_digit_classifier().state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+def test_classifier_training_is_deterministic(tmp_path, monkeypatch):
+    monkeypatch.setitem(classifier_recipe.CLASSIFIER_RECIPE, "steps", 3)
+    states = []
+    for run in ("a", "b"):  # two empty caches: two trainings from the same seed
+        monkeypatch.setenv(metrics.CACHE_ENV, str(tmp_path / run))
+        states.append(classifier_recipe.trained_digit_classifier()[0].state_dict())
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
 def test_digit_metrics_have_floors():

@@ -6,9 +6,10 @@ import sympy as sp
 import torch
 from sklearn.mixture import GaussianMixture as SklearnMixture
 
-from diffusion_edu import data, em
+from diffusion_edu import data
 from diffusion_edu.derivations import mixture as derive
 from diffusion_edu.derivations.registry import builders
+from diffusion_edu.probability import em
 
 # proved steps (chain links and claims) per derivation: each one a form a reader sees change
 PROVED = {"density_and_moments": 8, "log_sum_exp": 4, "responsibilities_and_em": 12, "score_of_mixture": 6,

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from diffusion_edu import noising_widget as widget
-from diffusion_edu.schedules import make_schedule
+from diffusion_edu.present import noising_widget as widget
+from diffusion_edu.processes.schedules import make_schedule
 
 SMALL = {"sources": ("digit 3", "8 Gaussians"), "n_frames": 5, "T": 100}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import diffusion_edu
-from diffusion_edu.schedules import Schedule
+from diffusion_edu.processes.schedules import Schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -60,19 +60,33 @@ def _classes() -> dict[str, type]:
     return found
 
 
+def _modules(short: str) -> list[object]:
+    """``diffusion_edu.<short>`` and every ``diffusion_edu.<layer>.<short>``: the notation names modules by their
+    short name (``ddpm.q_sample``), which may exist in more than one layer (``derivations.ddpm``)."""
+    layers = [info.name for info in pkgutil.iter_modules(diffusion_edu.__path__) if info.ispkg]
+    candidates = ["diffusion_edu", *(f"diffusion_edu.{layer}" for layer in layers)]
+    return [importlib.import_module(f"{prefix}.{short}") for prefix in candidates
+            if importlib.util.find_spec(f"{prefix}.{short}") is not None]
+
+
+def _attribute(obj: object, parts: list[str]) -> object:
+    for part in parts:
+        fields = {field.name: field.type for field in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else {}
+        obj = fields[part] if part in fields else getattr(obj, part)
+    return obj
+
+
 def resolve(name: str) -> object:
     """`module.attr` of the package, `schedule.attr` of a Schedule, or `Class.attr` of a package class."""
     head, *rest = name.split(".")
     if head == "schedule":
-        obj: object = Schedule
-    elif importlib.util.find_spec(f"diffusion_edu.{head}") is not None:
-        obj = importlib.import_module(f"diffusion_edu.{head}")
-    else:
-        obj = _classes()[head]
-    for part in rest:
-        fields = {field.name: field.type for field in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else {}
-        obj = fields[part] if part in fields else getattr(obj, part)
-    return obj
+        return _attribute(Schedule, rest)
+    for module in _modules(head):
+        try:
+            return _attribute(module, rest)
+        except (KeyError, AttributeError):
+            continue
+    return _attribute(_classes()[head], rest)
 
 
 def test_notation_names_exist():

@@ -8,15 +8,20 @@ import pytest
 import torch
 from torch import nn
 
-from diffusion_edu import data, ddim, ddpm, guidance, langevin, metrics, runtime, sde, vae
-from diffusion_edu.em import fit_gmm
-from diffusion_edu.gaussian import normal_log_pdf
+from diffusion_edu import data
+from diffusion_edu.core import runtime
+from diffusion_edu.metrics import quality as metrics
 from diffusion_edu.nets.cross_attention import tokenize
 from diffusion_edu.nets.embeddings import TimestepEmbedding, sinusoidal_embedding
 from diffusion_edu.nets.score import ScoreMLP
 from diffusion_edu.nets.unet import UNet
-from diffusion_edu.schedules import cosine_schedule, linear_schedule, respace_at
-from diffusion_edu.train import (
+from diffusion_edu.probability.em import fit_gmm
+from diffusion_edu.probability.gaussian import normal_log_pdf
+from diffusion_edu.processes import ddim, ddpm, guidance, langevin, sde, sde_samplers
+from diffusion_edu.processes.grids import sub_grid, time_grid
+from diffusion_edu.processes.schedules import cosine_schedule, linear_schedule, respace_at
+from diffusion_edu.recipes import vae
+from diffusion_edu.training.loop import (
     CorruptCheckpointError,
     NonFiniteLossError,
     cached_model,
@@ -176,25 +181,26 @@ def test_wrong_model_output_shape_is_an_error():
     with pytest.raises(ValueError, match=r"model: expected model\(x, t\) to return shape \(8, 2\)"):
         ddpm.eps_loss(bad, x, s)
     with pytest.raises(ValueError, match="model: expected"):
-        ddpm.ddpm_sample(bad, x, s)
+        ddpm.ddpm_sample(bad, x, sub_grid(50, 50), schedule=s)
     with pytest.raises(ValueError, match="model: expected"):
-        ddim.ddim_sample(bad, x, s, ddim.timestep_sequence(50, 5))
+        ddim.ddim_sample(bad, x, sub_grid(50, 5), schedule=s)
     with pytest.raises(ValueError, match=r"score: expected score\(x\) to return shape"):
-        langevin.langevin(lambda x: x.sum(1, keepdim=True), x, 0.1, 3)
+        langevin.langevin(lambda x: x.sum(1, keepdim=True), x, [0.1] * 3)
     with pytest.raises(ValueError, match="score: expected"):
-        langevin.annealed_langevin(lambda x, s: x[:, :1], x, [1.0, 0.5], 2, 0.01)
+        langevin.annealed_langevin(lambda x, s: x[:, :1], x, [1.0, 0.5], step_size=0.01, steps_per_level=2)
     with pytest.raises(ValueError, match="score: expected"):
-        sde.euler_maruyama(lambda x, t: x[:, :1], x, sde.VPSDE(), 3)
+        sde_samplers.euler_maruyama(lambda x, t: x[:, :1], x, time_grid(3), sde=sde.VPSDE())
     with pytest.raises(TypeError, match="model: expected model.*to return a tensor"):
-        ddpm.ddpm_sample(lambda x, t: None, x, s)
+        ddpm.ddpm_sample(lambda x, t: None, x, sub_grid(50, 50), schedule=s)
 
 
 def test_a_model_returning_nan_is_named():
     s = linear_schedule(10)
     with pytest.raises(ValueError, match="model: expected finite outputs"):
-        ddpm.ddpm_sample(lambda x, t: torch.full_like(x, NAN), torch.randn(4, 2), s)
+        ddpm.ddpm_sample(lambda x, t: torch.full_like(x, NAN), torch.randn(4, 2), sub_grid(10, 10), schedule=s)
     with pytest.raises(ValueError, match="score: expected finite outputs"):
-        sde.probability_flow(lambda x, t: torch.full_like(x, NAN), torch.randn(4, 2), sde.VPSDE(), 2)
+        sde_samplers.probability_flow(lambda x, t: torch.full_like(x, NAN), torch.randn(4, 2), time_grid(2),
+                                      sde=sde.VPSDE())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,14 +247,16 @@ def test_integer_tensors_are_promoted():
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda: ddim.ddim_sample(lambda x, t: x, torch.zeros(2, 2), linear_schedule(10), eta=NAN), "eta"),
+    (lambda: ddim.ddim_sample(lambda x, t: x, torch.zeros(2, 2), sub_grid(10, 10), schedule=linear_schedule(10),
+                              eta=NAN), "eta"),
     (lambda: linear_schedule(10, beta_start=NAN), "beta_start"),
     (lambda: cosine_schedule(s=-1.0), "s"),
     (lambda: vae.vae_loss(0.1, beta=NAN), "beta"),
-    (lambda: langevin.annealed_langevin(lambda x, s: x, torch.zeros(2, 2), [1, NAN], 2, 0.1), "sigmas"),
+    (lambda: langevin.annealed_langevin(lambda x, s: x, torch.zeros(2, 2), [1, NAN], step_size=0.1,
+                                        steps_per_level=2), "grid"),
     (lambda: data.eight_gaussians().score(torch.zeros(2, 2), noise_std=NAN), "noise_std"),
     (lambda: data.eight_gaussians().score(torch.zeros(2, 2), scale=INF), "scale"),
-    (lambda: langevin.langevin(lambda x: x, torch.zeros(2, 2), INF, 2), "step_size"),
+    (lambda: langevin.langevin(lambda x: x, torch.zeros(2, 2), [INF] * 2), "grid"),
     (lambda: guidance.classifier_free_eps(torch.zeros(2), torch.zeros(2), NAN), "w"),
     (lambda: sde.VESDE(sigma=INF), "sigma"),
     (lambda: ddim.ddim_sigma(0.5, 0.9, NAN), "eta"),
@@ -381,4 +389,4 @@ def test_no_warning_on_good_input():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         s = linear_schedule(20)
-        ddim.ddim_sample(lambda x, t: torch.zeros_like(x), torch.randn(3, 2), s, ddim.timestep_sequence(20, 4))
+        ddim.ddim_sample(lambda x, t: torch.zeros_like(x), torch.randn(3, 2), sub_grid(20, 4), schedule=s)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from diffusion_edu import runtime
+from diffusion_edu.core import runtime
 
 
 def test_seed_everything_makes_draws_repeat():

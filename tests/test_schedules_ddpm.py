@@ -1,8 +1,11 @@
 import pytest
 import torch
 
-from diffusion_edu import data, ddpm, metrics
-from diffusion_edu.schedules import Schedule, cosine_schedule, linear_schedule, make_schedule
+from diffusion_edu import data
+from diffusion_edu.metrics import quality as metrics
+from diffusion_edu.processes import ddpm
+from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.schedules import Schedule, cosine_schedule, linear_schedule, make_schedule
 
 
 def test_linear_schedule_matches_ddpm():
@@ -69,7 +72,7 @@ def test_q_sample_errors():
     with pytest.raises(ValueError, match="noise: expected shape"):
         ddpm.q_sample(torch.zeros(2, 2), torch.tensor([0, 1]), torch.zeros(2, 3), s)
     with pytest.raises(ValueError, match="variance: expected"):
-        ddpm.ddpm_sample(lambda x, t: x, torch.zeros(2, 2), s, variance="learned")
+        ddpm.ddpm_sample(lambda x, t: x, torch.zeros(2, 2), sub_grid(10, 10), schedule=s, variance="learned")
 
 
 def test_algorithm_2_mean_equals_posterior_mean_of_x0_hat(generator):
@@ -88,8 +91,8 @@ def test_oracle_sampler_reaches_the_floor():
     generator = torch.Generator().manual_seed(0)
     mixture = data.eight_gaussians()
     s = linear_schedule(200)
-    x = ddpm.ddpm_sample(ddpm.exact_eps_model(mixture, s), torch.randn(1000, 2, generator=generator), s,
-                         generator=generator)
+    x = ddpm.ddpm_sample(ddpm.exact_eps_model(mixture, s), torch.randn(1000, 2, generator=generator),
+                         sub_grid(200, 200), schedule=s, generator=generator)
     real = mixture.sample(1000, generator)[0]
     report = metrics.evaluate_2d(x, real, [mixture.sample(1000, generator)[0] for _ in range(3)])["swd"]
     assert report.ratio < 1.5, report
@@ -98,8 +101,8 @@ def test_oracle_sampler_reaches_the_floor():
 def test_sampling_is_seeded():
     mixture, s = data.eight_gaussians(), linear_schedule(20)
     oracle = ddpm.exact_eps_model(mixture, s)
-    runs = [ddpm.ddpm_sample(oracle, torch.randn(5, 2, generator=torch.Generator().manual_seed(4)), s,
-                             generator=torch.Generator().manual_seed(5)) for _ in range(2)]
+    runs = [ddpm.ddpm_sample(oracle, torch.randn(5, 2, generator=torch.Generator().manual_seed(4)), sub_grid(20, 20),
+                             schedule=s, generator=torch.Generator().manual_seed(5)) for _ in range(2)]
     assert torch.equal(*runs)
 
 
@@ -166,10 +169,10 @@ def test_recipe_errors_name_the_argument():
 def test_digit_networks_follow_the_budget(budget_name, monkeypatch):
     """The budget sizes the digit U-Net (c channels) and the DiT (D = 2c) so that chapter 14 compares them
     at equal parameter counts (within 10 %) on either budget; channels_last is an internal layout only."""
+    from diffusion_edu.core.runtime import budget
     from diffusion_edu.nets.dit import DiT
     from diffusion_edu.nets.unet import UNet
-    from diffusion_edu.recipes_guidance import dit_config
-    from diffusion_edu.runtime import budget
+    from diffusion_edu.recipes.guidance import dit_config
 
     monkeypatch.setenv("DIFFUSION_EDU_BUDGET", budget_name)
     unet = UNet(channels=budget().digit_channels, num_classes=10)

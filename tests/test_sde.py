@@ -4,10 +4,13 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import data, metrics, sde
+from diffusion_edu import data
 from diffusion_edu.derivations import sde as derive
+from diffusion_edu.metrics import quality as metrics
 from diffusion_edu.nets.score import ScoreMLP, ScoreUNet
-from diffusion_edu.schedules import linear_schedule
+from diffusion_edu.processes import likelihood, sde, sde_samplers
+from diffusion_edu.processes.grids import time_grid
+from diffusion_edu.processes.schedules import linear_schedule
 
 
 def test_derivations_prove():
@@ -50,9 +53,11 @@ def test_samplers_with_exact_score_reach_the_data(which, generator):
     score = sde.exact_score(mixture, process)
     real = mixture.sample(5000, generator)[0]
     floor = metrics.sliced_wasserstein(mixture.sample(500, generator)[0], real)
-    for sampler, steps in ((sde.euler_maruyama, 100), (sde.predictor_corrector, 50), (sde.probability_flow, 15)):
+    samplers = ((sde_samplers.euler_maruyama, 100), (sde_samplers.predictor_corrector, 50),
+                (sde_samplers.probability_flow, 15))
+    for sampler, steps in samplers:
         x = sde.prior_sample(process, (500, 2), torch.Generator().manual_seed(1))
-        out = sampler(score, x, process, steps, torch.Generator().manual_seed(2))
+        out = sampler(score, x, time_grid(steps), sde=process, generator=torch.Generator().manual_seed(2))
         assert metrics.sliced_wasserstein(out, real) < 2.5 * floor, sampler.__name__
 
 
@@ -61,9 +66,10 @@ def test_ode_is_deterministic_and_em_is_seeded():
     ve = sde.VESDE(25.0)
     score = sde.exact_score(mixture, ve)
     x = sde.prior_sample(ve, (50, 2), torch.Generator().manual_seed(0))
-    assert torch.equal(sde.probability_flow(score, x, ve, 5), sde.probability_flow(score, x, ve, 5))
-    a = sde.euler_maruyama(score, x, ve, 10, torch.Generator().manual_seed(4))
-    b = sde.euler_maruyama(score, x, ve, 10, torch.Generator().manual_seed(4))
+    ode = [sde_samplers.probability_flow(score, x, time_grid(5), sde=ve) for _ in range(2)]
+    assert torch.equal(*ode)
+    a = sde_samplers.euler_maruyama(score, x, time_grid(10), sde=ve, generator=torch.Generator().manual_seed(4))
+    b = sde_samplers.euler_maruyama(score, x, time_grid(10), sde=ve, generator=torch.Generator().manual_seed(4))
     assert torch.equal(a, b)
 
 
@@ -75,7 +81,7 @@ def test_log_likelihood_with_exact_score_matches_the_mixture():
     one, t_min = torch.ones(1), torch.tensor([1e-3])
     exact_prior = lambda x: mixture.log_prob(x.float(), float(vp.marginal_scale(one)),
                                              float(vp.marginal_std(one))).double()
-    ll = sde.log_likelihood(score, x0, vp, 40, prior_log_prob=exact_prior)
+    ll = likelihood.log_likelihood(score, x0, vp, 40, prior_log_prob=exact_prior)
     truth = mixture.log_prob(x0.float(), float(vp.marginal_scale(t_min)), float(vp.marginal_std(t_min)))
     assert (ll - truth).abs().max().item() < 0.01
 
@@ -94,7 +100,7 @@ def test_dsm_loss_is_minimised_by_the_exact_score(generator):
 def test_sde_density_diagram_is_the_exact_marginal():
     from matplotlib.figure import Figure
 
-    from diffusion_edu.diagrams import sde_density
+    from diffusion_edu.present.diagrams import sde_density
 
     mixture, vp = sde_density.mixture_1d(), sde.VPSDE()
     xs = torch.linspace(-12.0, 12.0, 4001)
@@ -123,16 +129,18 @@ def test_errors():
     with pytest.raises(ValueError, match="sigma: expected a value > 1"):
         sde.VESDE(0.5)
     with pytest.raises(TypeError, match="sde: expected a VESDE or VPSDE"):
-        sde.euler_maruyama(score, torch.zeros(2, 2), "ve", 10)
+        sde_samplers.euler_maruyama(score, torch.zeros(2, 2), time_grid(10), sde="ve")
     with pytest.raises(TypeError, match="score: expected a callable"):
-        sde.predictor_corrector(None, torch.zeros(2, 2), ve, 10)
+        sde_samplers.predictor_corrector(None, torch.zeros(2, 2), time_grid(10), sde=ve)
     with pytest.raises(ValueError, match="method: expected one of"):
-        sde.probability_flow(score, torch.zeros(2, 2), ve, 10, method="rk45")
+        sde_samplers.probability_flow(score, torch.zeros(2, 2), time_grid(10), sde=ve, method="rk45")
     with pytest.raises(ValueError, match=r"t_min: expected a float in \(0, 1\)"):
-        sde.euler_maruyama(score, torch.zeros(2, 2), ve, 10, t_min=0.0)
+        time_grid(10, t_min=0.0)
+    with pytest.raises(ValueError, match=r"grid: expected times in \(0, 1\]"):
+        sde_samplers.euler_maruyama(score, torch.zeros(2, 2), [1.0, 0.5, 0.0], sde=ve)
     with pytest.raises(ValueError, match="n_steps: expected an int >= 1"):
-        sde.probability_flow(score, torch.zeros(2, 2), ve, 0)
+        time_grid(0)
     with pytest.raises(ValueError, match="noise: expected shape"):
         sde.perturb(torch.zeros(2, 2), torch.zeros(2), torch.zeros(2, 3), ve)
     with pytest.raises(ValueError, match="spacing: expected one of"):
-        sde.time_grid(10, 1e-3, "cosine")
+        time_grid(10, 1e-3, "cosine")

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from diffusion_edu.train import EMA, NonFiniteLossError, load_checkpoint, save_checkpoint, train
+from diffusion_edu.training.loop import EMA, NonFiniteLossError, load_checkpoint, save_checkpoint, train
 
 
 class Tiny(nn.Module):
@@ -94,7 +94,7 @@ def test_checkpoint_round_trip(tmp_path, generator):
 
 
 def test_cached_model_trains_once(tmp_path, monkeypatch, generator):
-    from diffusion_edu.train import cached_model
+    from diffusion_edu.training.loop import cached_model
 
     monkeypatch.setenv("DIFFUSION_EDU_CACHE", str(tmp_path))
     calls = []
@@ -119,7 +119,7 @@ def test_cached_model_trains_once(tmp_path, monkeypatch, generator):
 def test_cached_model_is_seeded_and_leaves_the_callers_random_state(tmp_path, monkeypatch):
     """The weights come from the recipe's seed, not from whatever ran before, and training inside
     cached_model does not move the caller's generator: trained-now and loaded runs continue identically."""
-    from diffusion_edu.train import cached_model
+    from diffusion_edu.training.loop import cached_model
 
     monkeypatch.setenv("DIFFUSION_EDU_CACHE", str(tmp_path))
 

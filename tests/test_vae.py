@@ -7,10 +7,10 @@ import pytest
 import sympy as sp
 import torch
 
-from diffusion_edu import vae
 from diffusion_edu.derivations import vae as derive
 from diffusion_edu.derivations.registry import builders
 from diffusion_edu.nets.autoencoder import DigitAutoencoder, DigitVAE
+from diffusion_edu.recipes import vae
 
 
 # tests/test_derivations.py checks every registered derivation's form; here: how much each proves

@@ -12,19 +12,24 @@ Proofs fail loudly with :class:`ProofError` (never ``assert``, which ``python -O
 step that would display nothing (the same LaTeX on both sides, a bare ``True``) or a reason with
 ASCII math outside ``$...$`` is refused when it is written, so no derivation in the book can show
 one. In a notebook a derivation renders as one aligned LaTeX block per chain.
+
+The proofs a step may use live in :mod:`diffusion_edu.derivations.provers`, the checks of a
+reader's prose in :mod:`diffusion_edu.derivations.prose`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sympy as sp
 
 from diffusion_edu.derivations.latex import block, givens, latex
+from diffusion_edu.derivations.prose import ascii_math, check_prose
+from diffusion_edu.derivations.provers import equal, evaluate, holds, is_zero, relation_holds, same_log
 
-__all__ = ["Chain", "Derivation", "ProofError", "ascii_math", "is_zero", "same_log"]
+__all__ = ["Chain", "Claim", "Derivation", "Given", "ProofError", "Step", "ascii_math", "equal", "evaluate", "holds",
+           "is_zero", "same_log"]
 
 Proof = Callable[[sp.Basic, sp.Basic], bool]
 RELATIONS = {"=": "=", "<=": r"\le", ">=": r"\ge", "<": "<", ">": ">", "!=": r"\ne"}
@@ -36,89 +41,6 @@ class ProofError(Exception):
     def __init__(self, derivation: str, step: str, lhs: object, rhs: object, relation: str = "=") -> None:
         self.derivation, self.step, self.lhs, self.rhs = derivation, step, lhs, rhs
         super().__init__(f"{derivation}: step '{step}' is not proved: {lhs} {relation} {rhs}")
-
-
-# ---------------------------------------------------------------------------------------------
-# proving
-# ---------------------------------------------------------------------------------------------
-
-
-def evaluate(expr: sp.Basic) -> sp.Basic:
-    """The value of a displayed form: unevaluated sums, integrals, limits, derivatives and
-    ``UnevaluatedExpr`` wrappers evaluated (a copy; the displayed form is untouched)."""
-    return sp.sympify(expr).doit()
-
-
-def is_zero(expr: sp.Basic) -> bool:
-    """True when SymPy proves ``expr == 0`` (simplify, then expand logs/powers and simplify again)."""
-    if isinstance(expr, sp.MatrixBase):
-        return all(is_zero(entry) for entry in expr)
-    if sp.simplify(expr) == 0:
-        return True
-    return sp.simplify(sp.expand(sp.expand_log(sp.powsimp(expr, force=True), force=True))) == 0
-
-
-def equal(lhs: sp.Basic, rhs: sp.Basic) -> bool:
-    """The default proof: the evaluated forms are identical, or their difference simplifies to 0."""
-    lhs, rhs = evaluate(lhs), evaluate(rhs)
-    if lhs == rhs:
-        return True  # also covers oo == oo, where oo - oo is nan
-    return is_zero(lhs - rhs)
-
-
-def same_log(lhs: sp.Basic, rhs: sp.Basic) -> bool:
-    """Proof for positive expressions: log(lhs) - log(rhs) simplifies to 0."""
-    lhs, rhs = evaluate(lhs), evaluate(rhs)
-    return is_zero(sp.expand_log(sp.log(lhs), force=True) - sp.expand_log(sp.log(rhs), force=True))
-
-
-def holds(statement: sp.Basic) -> bool:
-    """A relation or boolean, evaluated and simplified under the symbols' assumptions, is true."""
-    value = evaluate(statement)
-    if value is sp.true:
-        return True
-    if isinstance(value, sp.core.relational.Relational):
-        value = sp.simplify(value.func(sp.simplify(value.lhs - value.rhs), 0))
-    return value is sp.true
-
-
-def _relation_holds(relation: str, lhs: sp.Basic, rhs: sp.Basic) -> bool:
-    if relation == "=":
-        return equal(lhs, rhs)
-    op = {"<=": sp.Le, ">=": sp.Ge, "<": sp.Lt, ">": sp.Gt, "!=": sp.Ne}[relation]
-    return holds(op(evaluate(lhs), evaluate(rhs)))
-
-
-# ---------------------------------------------------------------------------------------------
-# what a reader may see
-# ---------------------------------------------------------------------------------------------
-
-# ASCII math a reader should see typeset: code-like calls, sub/superscripts, operators, Greek names
-_ASCII_MATH = re.compile(
-    r"(sqrt\(|exp\(|log\(|\w_\{?\w|\w\^|\*\*|\*|(?<![<>=!])=(?!=)|<=|>=|!=|\b\w{1,3}/\w{1,3}\b|\s/\s|"
-    r"\b(?:abar|alphabar|alpha|beta|betas|gamma|delta|epsilon|eps|sigma|sigmas|mu|theta|lambda|"
-    r"kappa|tau|phi|psi|omega|rho|nabla)\b)"
-)
-
-
-def ascii_math(text: str) -> list[str]:
-    """Fragments of ``text`` outside ``$...$`` that look like ASCII math (``sqrt(abar)``, ``x_t``,
-    ``a / b``, ``beta``): they belong inside ``$...$`` as LaTeX."""
-    prose = re.sub(r"\$[^$]*\$", " ", text)
-    prose = re.sub(r"`[^`]*`", " ", prose)  # code names in backticks are code, not math
-    return [m.group(0) for m in _ASCII_MATH.finditer(prose)]
-
-
-def _check_prose(where: str, text: str) -> str:
-    if not isinstance(text, str):
-        raise TypeError(f"{where} must be a str of prose with $...$ math, got {type(text).__name__}")
-    if text.count("$") % 2:
-        raise ValueError(f"{where} has an unmatched '$': {text!r}")
-    bad = ascii_math(text)
-    if bad:
-        raise ValueError(f"{where} holds ASCII math outside $...$ ({', '.join(map(repr, bad))}): {text!r}")
-    return text
-
 
 def _latex(expr: sp.Basic) -> str:
     return latex(expr)
@@ -189,7 +111,7 @@ class Chain:
         default proof (simplify the difference) for forms SymPy needs help with."""
         title = self.derivation.title
         label = f"{len(self.steps) + 1} of chain {self.heading or _latex(self.start)!r}"
-        reason = _check_prose(f"{title}: reason of step {label}", reason)
+        reason = check_prose(f"{title}: reason of step {label}", reason)
         if relation not in RELATIONS:
             raise ValueError(f"relation must be one of {sorted(RELATIONS)}, got {relation!r}")
         form = sp.sympify(form)
@@ -200,7 +122,7 @@ class Chain:
         lhs, rhs = self.current, form
         if using:
             lhs, rhs = evaluate(lhs).subs(using), evaluate(rhs).subs(using)
-        proved = proof(lhs, rhs) if proof is not None else _relation_holds(relation, lhs, rhs)
+        proved = proof(lhs, rhs) if proof is not None else relation_holds(relation, lhs, rhs)
         if proved is not True:
             raise ProofError(title, f"{reason} (step {label})", self.current, form, relation)
         self.steps.append(Step(self.current, form, reason, relation))
@@ -221,26 +143,26 @@ class Derivation:
     results: dict[str, sp.Basic] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_prose("a derivation's title", self.title)
+        check_prose("a derivation's title", self.title)
 
     # -- building ------------------------------------------------------------------------------
     def given(self, lhs: sp.Basic, rhs: sp.Basic, reason: str = "definition") -> sp.Basic:
         """A definition or premise, shown ``lhs := rhs``; returns ``rhs``."""
-        _check_prose(f"{self.title}: reason of a given", reason)
+        check_prose(f"{self.title}: reason of a given", reason)
         self.items.append(Given(sp.sympify(lhs), sp.sympify(rhs), reason))
         return rhs
 
     def chain(self, start: sp.Basic, heading: str = "", *, name: sp.Basic | None = None) -> Chain:
         """Start a chain at ``start`` (displayed as written); ``name`` shows ``name = start`` first
         (a definition, not proved)."""
-        _check_prose(f"{self.title}: a chain's heading", heading)
+        check_prose(f"{self.title}: a chain's heading", heading)
         chain = Chain(self, sp.sympify(start), heading, name)
         self.items.append(chain)
         return chain
 
     def claim(self, statement: sp.Basic, reason: str, *, proof: Callable[[sp.Basic], bool] | None = None) -> None:
         """Prove a statement (``sp.Ge(x, 0, evaluate=False)``, ``sp.Ne(a, b, evaluate=False)``)."""
-        _check_prose(f"{self.title}: reason of a claim", reason)
+        check_prose(f"{self.title}: reason of a claim", reason)
         if statement in (sp.true, sp.false):
             raise ValueError(f"{self.title}: the claim '{reason}' is a bare {statement}; "
                              "build it with evaluate=False so the reader sees the statement")

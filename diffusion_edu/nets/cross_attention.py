@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from diffusion_edu._checks import check_ndim, check_sizes
+from diffusion_edu.core.checks import check_ndim, check_sizes
 from diffusion_edu.nets.dit import sincos_1d
 from diffusion_edu.nets.embeddings import TimestepEmbedding
 

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from diffusion_edu._checks import check_even, check_int, check_positive, check_sizes
+from diffusion_edu.core.checks import check_even, check_int, check_positive, check_sizes
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
@@ -54,5 +54,5 @@ class GaussianFourierProjection(nn.Module):
         self.register_buffer("weight", weight)  # fixed, not trained
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        args = 2 * math.pi * t.float()[:, None] * self.weight[None]  # (N, dim / 2)
+        args = t.float()[:, None] * self.weight[None] * 2 * math.pi  # (N, dim / 2)
         return torch.cat([torch.sin(args), torch.cos(args)], dim=1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from diffusion_edu._checks import check_sizes
+from diffusion_edu.core.checks import check_sizes
 
 
 class MLPGenerator(nn.Module):

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from diffusion_edu._checks import check_sizes
+from diffusion_edu.core.checks import check_sizes
 
 
 class FullGaussian(nn.Module):

@@ -9,35 +9,20 @@ does not), e.g. ``lambda x, t: net(x, t, sde.marginal_std(t))``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from diffusion_edu._checks import check_even, check_int, check_positive, check_sizes
+from diffusion_edu.core.checks import check_even, check_positive, check_sizes
+from diffusion_edu.core.tensors import append_dims
+from diffusion_edu.nets.embeddings import GaussianFourierProjection
 from diffusion_edu.nets.mlp import ResidualBlock
 from diffusion_edu.nets.unet import ResBlock, _norm
 
 
-class GaussianFourierProjection(nn.Module):
-    """Fixed random features [sin(2 pi W t), cos(2 pi W t)], W ~ N(0, scale^2) (Tancik et al. 2020):
-    (N,) -> (N, dim). ``W`` is a buffer (saved, never trained), seeded so a rebuilt net matches."""
-
-    def __init__(self, dim: int, scale: float = 30.0, seed: int = 0) -> None:
-        super().__init__()
-        check_even("dim", dim)
-        check_positive("scale", scale)
-        check_int("seed", seed, minimum=0)
-        generator = torch.Generator().manual_seed(seed)
-        self.register_buffer("W", torch.randn(dim // 2, generator=generator) * scale)
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        projection = t.float()[:, None] * self.W[None, :] * 2 * math.pi  # (N, dim / 2)
-        return torch.cat([torch.sin(projection), torch.cos(projection)], dim=-1)
-
-
 class FourierEmbedding(nn.Module):
+    """Gaussian Fourier features of t followed by a two-layer MLP: (N,) -> (N, dim)."""
+
     def __init__(self, dim: int, scale: float) -> None:
         super().__init__()
         check_even("dim", dim)
@@ -52,7 +37,7 @@ def _check_std(std: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(std, torch.Tensor) or std.shape != (x.shape[0],):
         shape = tuple(std.shape) if isinstance(std, torch.Tensor) else type(std).__name__
         raise ValueError(f"std: expected a tensor of shape ({x.shape[0]},), got {shape}")
-    return std.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))  # (N, 1, ...)
+    return append_dims(std, x)  # (N, 1, ...)
 
 
 class ScoreMLP(nn.Module):

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from diffusion_edu._checks import check_sizes
+from diffusion_edu.core.checks import check_sizes
 from diffusion_edu.nets.embeddings import TimestepEmbedding
 
 

@@ -1,3 +1,0 @@
-"""Diagrams drawn by code: one small module per picture, each with a draw() that returns a matplotlib Figure."""
-
-from diffusion_edu.diagrams import book_map, chains, dit_block, sde_density, unet  # noqa: F401

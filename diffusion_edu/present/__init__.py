@@ -1,0 +1,1 @@
+"""Presentation: plots, animations, widgets and diagrams. Nothing below imports it."""

@@ -1,0 +1,1 @@
+"""Part I's probability on tensors: Bayes' theorem, the Gaussian, EM for mixtures, KL divergence."""
