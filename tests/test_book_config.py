@@ -58,8 +58,9 @@ def test_notebook_house_rules(path):
     assert "requirements" not in commands, "the Colab cell must not install requirements.txt"
     # seeded
     assert any("seed_everything" in "".join(c["source"]) for c in code), "seed the notebook"
-    # ends with a measured claim: an assert in the notebook
-    assert any(re.search(r"^\s*assert ", "".join(c["source"]), re.M) for c in code), "no measured claim"
+    # ends with a measured claim: an assert, or an explicit raise of an error that names the failed claim
+    assert any(re.search(r"^\s*(assert |raise \w+Error\()", "".join(c["source"]), re.M) for c in code), \
+        "no measured claim"
 
 
 def _literalincludes() -> list[tuple[str, Path, str | None]]:

@@ -11,6 +11,7 @@ import torch
 
 from diffusion_edu.processes import ddpm
 from diffusion_edu.processes.edm import karras_sigmas
+from diffusion_edu.processes.flow_samplers import flow_grid
 from diffusion_edu.processes.grids import sigma_grid, sub_grid, time_grid
 from diffusion_edu.processes.samplers import SAMPLERS
 from diffusion_edu.processes.sampling import SamplerStep
@@ -32,6 +33,11 @@ STEPS = sub_grid(100, 10, "linspace")
 TIMES = time_grid(6)
 SIGMAS = sigma_grid(5.0, 0.5, 4)
 KARRAS = karras_sigmas(5, sigma_max=10.0).tolist()  # five levels, then 0
+FLOW_TIMES = flow_grid(5)  # 1, 0.8, ..., 0
+
+
+def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    return x - 0.3 * t[:, None].to(x.dtype)
 
 
 def denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -52,9 +58,13 @@ SETUPS = {
     "edm_heun": (denoiser, KARRAS, {}, 5, KARRAS[:-1]),
     "edm_stochastic": (denoiser, KARRAS, {"s_churn": 2.0}, 5, KARRAS[:-1]),
     "dpm_solver_pp_2m": (denoiser, KARRAS, {}, 5, KARRAS[:-1]),
+    "consistency_sample": (denoiser, KARRAS, {}, 5, KARRAS[:-1]),
+    "flow_euler": (velocity, FLOW_TIMES, {}, 5, FLOW_TIMES[:-1]),
+    "flow_heun": (velocity, FLOW_TIMES, {}, 5, FLOW_TIMES[:-1]),
+    "flow_rk4": (velocity, FLOW_TIMES, {}, 5, FLOW_TIMES[:-1]),
 }
 STOCHASTIC = {"ddpm_sample", "ddim_sample", "euler_maruyama", "predictor_corrector", "langevin",
-              "annealed_langevin", "edm_stochastic"}
+              "annealed_langevin", "edm_stochastic", "consistency_sample"}
 # a grid of the right kind in the wrong order, one out of range, and an empty one
 BAD_GRIDS = {
     "steps": ([3, 5, 1], [120, 50, 0], []),
@@ -66,7 +76,8 @@ BAD_GRIDS = {
 GRID_KIND = {"ddpm_sample": "steps", "ddim_sample": "steps", "ddim_invert": "increasing steps",
              "euler_maruyama": "times", "predictor_corrector": "times", "probability_flow": "times",
              "langevin": "levels", "annealed_langevin": "levels", "edm_euler": "sigmas", "edm_heun": "sigmas",
-             "edm_stochastic": "sigmas", "dpm_solver_pp_2m": "sigmas"}
+             "edm_stochastic": "sigmas", "dpm_solver_pp_2m": "sigmas", "consistency_sample": "sigmas",
+             "flow_euler": "times", "flow_heun": "times", "flow_rk4": "times"}
 
 
 def test_every_sampler_has_a_setup():

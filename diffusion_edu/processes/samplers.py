@@ -8,9 +8,11 @@ from collections.abc import Callable
 
 import torch
 
+from diffusion_edu.processes.consistency import consistency_sample
 from diffusion_edu.processes.ddim import ddim_invert, ddim_sample
 from diffusion_edu.processes.ddpm import ddpm_sample
 from diffusion_edu.processes.edm_samplers import dpm_solver_pp_2m, edm_euler, edm_heun, edm_stochastic
+from diffusion_edu.processes.flow_samplers import flow_euler, flow_heun, flow_rk4
 from diffusion_edu.processes.langevin import annealed_langevin, langevin
 from diffusion_edu.processes.sde_samplers import euler_maruyama, predictor_corrector, probability_flow
 
@@ -27,4 +29,8 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {
     "edm_heun": edm_heun,
     "edm_stochastic": edm_stochastic,  # plus s_churn=, s_tmin=, s_tmax=, s_noise=
     "dpm_solver_pp_2m": dpm_solver_pp_2m,
+    "consistency_sample": consistency_sample,  # consistency model f(x, sigma) -> x0, grid: levels ending at 0
+    "flow_euler": flow_euler,  # velocity v(x, t), grid: decreasing times from 1 (noise) to 0 (data), flow_grid
+    "flow_heun": flow_heun,
+    "flow_rk4": flow_rk4,
 }
