@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -54,3 +56,25 @@ def test_set_threads():
     with pytest.raises(ValueError, match="n"):
         runtime.set_threads(0)
     assert "device=" in runtime.describe()
+
+
+def test_set_threads_reads_the_environment(monkeypatch):
+    """$DIFFUSION_EDU_THREADS first, then $OMP_NUM_THREADS, then all cores (at most 8); a bad value names it."""
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert runtime.set_threads() == 1
+        monkeypatch.setenv(runtime.THREADS_ENV, "2")
+        assert runtime.set_threads() == 2
+        monkeypatch.setenv(runtime.THREADS_ENV, "two")
+        with pytest.raises(ValueError, match=r"\$DIFFUSION_EDU_THREADS: expected a whole number.*'two'"):
+            runtime.set_threads()
+        monkeypatch.delenv(runtime.THREADS_ENV)
+        monkeypatch.setenv("OMP_NUM_THREADS", "0")
+        with pytest.raises(ValueError, match=r"\$OMP_NUM_THREADS: expected"):
+            runtime.set_threads()
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert runtime.set_threads() == min(os.cpu_count() or 1, 8)
+    finally:
+        torch.set_num_threads(before)

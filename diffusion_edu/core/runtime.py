@@ -74,16 +74,18 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 def set_threads(n: int | None = None) -> int:
     """Set torch's intra-op threads and return the count.
 
-    Default: ``$DIFFUSION_EDU_THREADS`` if set, else all cores (at most 8). On the 2-core CI
-    machine two threads are ~1.6x faster than one; two processes training at once with two
-    threads each are ~20x slower, so parallel runs should set ``DIFFUSION_EDU_THREADS=1``.
+    Default: ``$DIFFUSION_EDU_THREADS`` if set, else ``$OMP_NUM_THREADS`` (the usual way to cap a
+    process's threads) if set, else all cores (at most 8). On the 2-core CI machine two threads are
+    ~1.6x faster than one; two processes training at once with two threads each are ~20x slower,
+    so parallel runs should set ``DIFFUSION_EDU_THREADS=1`` or ``OMP_NUM_THREADS=1``.
     """
     if n is None:
-        raw = os.environ.get(THREADS_ENV, "").strip()
+        name = next((env for env in (THREADS_ENV, "OMP_NUM_THREADS") if os.environ.get(env, "").strip()), None)
+        raw = os.environ.get(name, "").strip() if name else ""
         if not raw:
             n = min(os.cpu_count() or 1, 8)
         elif not raw.isdigit() or int(raw) < 1:
-            raise ValueError(f"${THREADS_ENV}: expected a whole number of threads >= 1, got {raw!r}")
+            raise ValueError(f"${name}: expected a whole number of threads >= 1, got {raw!r}")
         else:
             n = int(raw)
     check_int("n", n, minimum=1)
