@@ -7,6 +7,7 @@ floor (real vs real at the same sample sizes) and the ratio to it.
 2-D: sliced Wasserstein distance and MMD. Digits: a small classifier (trained once,
 deterministically, cached on disk) gives the mean confidence of samples and a Fréchet
 distance in its feature space (FID's recipe with an 8x8 classifier instead of Inception).
+The 28x28 MNIST counterparts live in :mod:`diffusion_edu.metrics.mnist`.
 """
 
 from __future__ import annotations
@@ -134,20 +135,32 @@ def digit_classifier() -> DigitClassifier:
 PIXEL_SLACK = 3.0  # unclipped samples overshoot [-1, 1] (they are clamped); beyond this it is another range
 
 
-def _check_images(name: str, images: torch.Tensor, minimum: int = 1) -> torch.Tensor:
-    """Digit images (N, 1, 8, 8) in the data's range [-1, 1] (background -1), N >= ``minimum``, finite.
+def _check_images(name: str, images: torch.Tensor, minimum: int = 1, size: int = 8) -> torch.Tensor:
+    """Digit images (N, 1, size, size) in the data's range [-1, 1] (background -1), N >= ``minimum``, finite.
     Pixels within [-3, 3] are clamped to [-1, 1]; images in [0, 1], [0, 16] or [0, 255] are an error
-    (map them with 2 x - 1, x / 8 - 1, x / 127.5 - 1), never a silently clamped, meaningless score."""
+    (map them with 2 x - 1, x / 8 - 1, x / 127.5 - 1), never a silently clamped, meaningless score.
+    ``size`` is 8 (scikit-learn's digits) or 28 (MNIST, :mod:`diffusion_edu.metrics.mnist`)."""
     images = check_float_tensor(name, images, nonempty=False)
-    if images.ndim != 4 or tuple(images.shape[1:]) != (1, 8, 8):
-        raise ValueError(f"{name}: expected shape (N, 1, 8, 8), got {tuple(images.shape)}")
+    if images.ndim != 4 or tuple(images.shape[1:]) != (1, size, size):
+        raise ValueError(f"{name}: expected shape (N, 1, {size}, {size}), got {tuple(images.shape)}")
     if images.shape[0] < minimum:
         raise ValueError(f"{name}: expected at least {minimum} image(s), got {images.shape[0]}")
     low, high = float(images.min()), float(images.max())
     if low < -PIXEL_SLACK or high > PIXEL_SLACK or low >= 0:
         raise ValueError(f"{name}: expected pixels in [-1, 1] with the background at -1 (the digits' range), got "
-                         f"[{low:.4g}, {high:.4g}]; map [0, 1] with 2 x - 1, [0, 16] with x / 8 - 1")
+                         f"[{low:.4g}, {high:.4g}]; map [0, 1] with 2 x - 1, [0, 16] with x / 8 - 1, "
+                         "[0, 255] with x / 127.5 - 1")
     return images.detach().float().cpu().clamp(-1, 1)
+
+
+def _check_labels(labels: object, n: int) -> torch.Tensor:
+    """Class labels for ``n`` images: an integer tensor (n,) with values in [0, 9]."""
+    if not isinstance(labels, torch.Tensor) or labels.dtype not in INTEGER_DTYPES or labels.shape != (n,):
+        got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise ValueError(f"labels: expected an integer tensor of shape ({n},) (one per image), got {got}")
+    if n and bool(torch.any((labels < 0) | (labels > 9))):
+        raise ValueError(f"labels: expected digit classes in [0, 9], got [{int(labels.min())}, {int(labels.max())}]")
+    return labels.cpu()
 
 
 @torch.no_grad()
@@ -187,13 +200,9 @@ def digit_confidence(images: torch.Tensor) -> float:
 def digit_accuracy(images: torch.Tensor, labels: torch.Tensor) -> float:
     """Fraction of images the classifier assigns to ``labels`` (class-conditional samples)."""
     images = _check_images("images", images)
-    if not isinstance(labels, torch.Tensor) or labels.dtype not in INTEGER_DTYPES or labels.shape != (len(images),):
-        got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, torch.Tensor) else type(labels).__name__
-        raise ValueError(f"labels: expected an integer tensor of shape ({len(images)},) (one per image), got {got}")
-    if bool(torch.any((labels < 0) | (labels > 9))):
-        raise ValueError(f"labels: expected digit classes in [0, 9], got [{int(labels.min())}, {int(labels.max())}]")
+    labels = _check_labels(labels, len(images))
     logits = digit_classifier()(images)
-    return float((logits.argmax(1) == labels.cpu()).float().mean())
+    return float((logits.argmax(1) == labels).float().mean())
 
 
 @lru_cache(maxsize=1)
