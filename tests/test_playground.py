@@ -15,6 +15,7 @@ from diffusion_edu import metrics
 from diffusion_edu.nets.mlp import TimeMLP
 from diffusion_edu.present import playground
 from diffusion_edu.present import playground_reference as reference
+from diffusion_edu.processes import flow
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,10 @@ def test_settings_are_checked() -> None:
         reference.check_settings({"sampler": "euler", "steps": 10, "mixture": ring})
     with pytest.raises(ValueError, match=r"settings\['guidance'\]: expected 0 with the"):
         reference.check_settings({"sampler": "ddim", "steps": 10, "model": "network", "guidance": 1.0})
+    with pytest.raises(ValueError, match=r"settings\['model'\]: expected 'exact' with flow_heun"):
+        reference.check_settings({"sampler": "flow_heun", "steps": 10, "model": "network"})
+    with pytest.raises(ValueError, match=r"settings\['model'\]: the flow samplers run on the exact velocity only"):
+        reference.velocity_model({"model": "network", "mixture": ring, "label": 0, "guidance": 0.0})
     with pytest.raises(ValueError, match=r"settings\['steps'\]"):
         reference.check_settings({"sampler": "edm_heun", "steps": 1})
     with pytest.raises(TypeError, match="settings: expected a dict"):
@@ -103,3 +108,27 @@ def test_every_reference_sampler_reaches_the_mixture(sampler: str) -> None:
     distance = float(metrics.sliced_wasserstein(reference.sample(settings, x, noise), exact))
     print(f"{sampler}: {distance / floor:.2f}x the floor")
     assert distance < 2.5 * floor, f"{sampler}: {distance:.3f} against the floor {floor:.3f}"
+
+
+def _score64(mixture, x: torch.Tensor, scale: float, noise_std: float) -> torch.Tensor:
+    """The page's mixtureScore in float64: grad log p of scale X + noise_std Z, X ~ the mixture."""
+    means = mixture.means.double()  # (K, 2)
+    variances = scale**2 * mixture.variances.double()[:, 0] + noise_std**2  # (K,)
+    offsets = x[:, None, :] - scale * means  # (N, K, 2)
+    log_joint = mixture.weights.double().log() - 0.5 * ((offsets**2).sum(-1) / variances + 2 * variances.log())
+    return -(torch.softmax(log_joint, dim=1)[:, :, None] * offsets / variances[:, None]).sum(1)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.05, 0.5, 0.95, 0.999, 1.0])
+def test_velocity_from_the_score_is_the_exact_velocity(t: float) -> None:
+    """The page's velocity, u = -(x + t score) / (1 - t) from the score of the mixture noised to (1 - t) x_0 + t eps
+    and x - (the mixture's mean) at t = 1, is flow.mixture_velocity: equal to 1e-9 / (1 - t) in float64 (the
+    division loses digits as t nears 1; measured 2e-8 at t = 0.999)."""
+    mixture, _ = reference.mixture_from(playground.presets()["pair"])
+    x = torch.randn(256, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2
+    exact = flow.mixture_velocity(mixture)(x, torch.full((256,), t, dtype=torch.float64))
+    if t == 1.0:
+        page = x - (mixture.weights.double()[:, None] * mixture.means.double()).sum(0)
+    else:
+        page = -(x + t * _score64(mixture, x, 1 - t, t)) / (1 - t)
+    assert float((page - exact).abs().max()) < 1e-9 / max(1 - t, 1e-3)

@@ -14,7 +14,11 @@ The discrete samplers (DDPM ancestral, DDIM) run the linear schedule with T = 10
 step indices, answers the SDE samplers at the index t (T - 1): score = -eps / std(t). EDM's Heun and
 DPM-Solver++(2M) run x = x_t / sqrt(alpha_bar) on the Karras grid (rho = 7) between DDPM's smallest and largest
 noise levels sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t), from x_T sqrt(1 + sigma_max^2), with the mixture's
-exact denoiser or the network as :func:`diffusion_edu.processes.edm.discrete_denoiser`.
+exact denoiser or the network as :func:`diffusion_edu.processes.edm.discrete_denoiser`. The flow-matching
+samplers (Euler, Heun) run rectified flow's path x_t = (1 - t) x_0 + t eps from t = 1 (noise) to 0 (data) on the
+uniform :func:`diffusion_edu.processes.flow_samplers.flow_grid`, driven by the mixture's exact marginal velocity
+(:func:`diffusion_edu.processes.flow.mixture_velocity`), guided by the same rule on the velocities; the network,
+an eps model, does not drive them.
 """
 
 from __future__ import annotations
@@ -28,14 +32,15 @@ from torch import nn
 
 from diffusion_edu.core.checks import check_choice, check_float_tensor, check_int, check_number
 from diffusion_edu.data import GaussianMixture
-from diffusion_edu.processes import ddim, ddpm, edm, edm_samplers, guidance, sde, sde_samplers
+from diffusion_edu.processes import ddim, ddpm, edm, edm_samplers, flow, flow_samplers, guidance, sde, sde_samplers
 from diffusion_edu.processes.grids import sub_grid, time_grid
 from diffusion_edu.processes.schedules import make_schedule
 
 SAMPLERS = ("ddpm", "ddim", "euler_maruyama", "predictor_corrector", "probability_flow", "edm_heun",
-            "dpm_solver_pp_2m")
+            "dpm_solver_pp_2m", "flow_euler", "flow_heun")
 MODELS = ("exact", "network")
 EDM = {"edm_heun": edm_samplers.edm_heun, "dpm_solver_pp_2m": edm_samplers.dpm_solver_pp_2m}
+FLOW = {"flow_euler": flow_samplers.flow_euler, "flow_heun": flow_samplers.flow_heun}
 T = 1000
 T_MIN = 1e-3
 SNR = 0.16  # the corrector's signal-to-noise ratio (Song et al. 2021's default for VP)
@@ -59,7 +64,7 @@ def mixture_from(spec: dict[str, Any]) -> tuple[GaussianMixture, Tensor]:
 
 def _guided(unconditional: Callable[[Tensor, Tensor], Tensor], conditional: Callable[[Tensor, Tensor], Tensor],
             w: float) -> Callable[[Tensor, Tensor], Tensor]:
-    """Classifier-free guidance of two exact models (eps or score: the rule is linear in both)."""
+    """Classifier-free guidance of two exact models (eps, score, denoiser or velocity: the same linear rule)."""
     if w == 0:
         return unconditional
 
@@ -102,6 +107,18 @@ def denoiser(settings: dict[str, Any], network: nn.Module | None = None) -> edm.
     return _guided(edm.mixture_denoiser(mixture), edm.mixture_denoiser(label_mixture), settings["guidance"])
 
 
+def velocity_model(settings: dict[str, Any]) -> flow_samplers.VelocityFn:
+    """The velocity the flow samplers call: the mixture's (guided) exact marginal velocity on rectified flow's
+    path. Guidance is the same linear rule on the velocities: the velocity is affine in the score,
+    u = -(x + t score) / (1 - t), so guiding the score and guiding the velocity agree."""
+    if settings["model"] != "exact":
+        raise ValueError(f"settings['model']: the flow samplers run on the exact velocity only, got "
+                         f"{settings['model']!r}")
+    mixture, classes = mixture_from(settings["mixture"])
+    label_mixture = guidance.class_mixture(mixture, classes, settings["label"]) if settings["guidance"] else mixture
+    return _guided(flow.mixture_velocity(mixture), flow.mixture_velocity(label_mixture), settings["guidance"])
+
+
 def _network(network: nn.Module | None) -> EpsModel:
     if not isinstance(network, nn.Module):
         raise TypeError(f"network: expected the trained eps network (an nn.Module), got {type(network).__name__}")
@@ -123,6 +140,9 @@ def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
     check_int("settings['steps']", settings["steps"], minimum=2 if settings["sampler"] in ("ddpm", *EDM) else 1)
     check_number("settings['eta']", settings["eta"], low=0.0, high=1.0)
     check_number("settings['guidance']", settings["guidance"], low=0.0)
+    if settings["model"] == "network" and settings["sampler"] in FLOW:
+        raise ValueError(f"settings['model']: expected 'exact' with {settings['sampler']} (the network is an eps "
+                         "model; the flow samplers run on the exact velocity only), got 'network'")
     if settings["model"] == "network" and settings["guidance"]:
         raise ValueError("settings['guidance']: expected 0 with the (unconditional) network, got "
                          f"{settings['guidance']}")
@@ -150,6 +170,8 @@ def sample(settings: dict[str, Any], x: Tensor, noise: Sequence[Tensor], network
         if name == "ddpm":
             return ddpm.ddpm_sample(model, x, grid, schedule=SCHEDULE, noise_sampler=noise_sampler)
         return ddim.ddim_sample(model, x, grid, schedule=SCHEDULE, eta=settings["eta"], noise_sampler=noise_sampler)
+    if name in FLOW:
+        return FLOW[name](velocity_model(settings), x, flow_samplers.flow_grid(steps))
     if name in EDM:
         grid = edm.karras_sigmas(steps, SIGMA_MIN, SIGMA_MAX)
         return EDM[name](denoiser(settings, network), x * math.sqrt(1 + SIGMA_MAX**2), grid)
