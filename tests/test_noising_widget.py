@@ -10,7 +10,7 @@ import pytest
 from diffusion_edu.present import noising_widget as widget
 from diffusion_edu.processes.schedules import make_schedule
 
-SMALL = {"sources": ("digit 3", "8 Gaussians"), "n_frames": 5, "T": 100}
+SMALL = {"sources": ("MNIST 3", "digit 3", "8 Gaussians"), "n_frames": 5, "T": 100}
 
 
 def test_noised_follows_the_closed_form():
@@ -25,6 +25,24 @@ def test_noised_follows_the_closed_form():
         widget.source("digit 11")
 
 
+def test_mnist_sources_are_typical_held_out_digits():
+    from diffusion_edu.data import load_mnist
+
+    assert widget.SOURCES[0] == "MNIST 3"  # real handwriting is what the widget opens on
+    digits = load_mnist()
+    for name in widget.MNIST_SOURCES:
+        src = widget.source(name)
+        label = int(name.split()[1])
+        assert src.is_image and src.x0.shape == (1, 1, 28, 28) and src.noise.shape == (widget.N_NOISE_DRAWS, 1, 28, 28)
+        held_out = digits.test_images[digits.test_labels == label]
+        assert any(np.array_equal(src.x0[0].numpy(), image.numpy()) for image in held_out)  # a held-out digit
+        assert np.array_equal(widget.typical_mnist_digit(label).numpy(), src.x0.numpy())  # chosen deterministically
+    x_t = widget.noised(widget.source("MNIST 3"), make_schedule("linear", 100), 100)
+    assert x_t.shape == (widget.N_NOISE_DRAWS, 1, 28, 28) and abs(float(x_t.std()) - 1) < 0.05
+    with pytest.raises(ValueError, match=r"label: expected a digit class in \[0, 9\], got 12"):
+        widget.typical_mnist_digit(12)
+
+
 def test_frames_are_seeded_and_change_with_t():
     schedule = make_schedule("linear", 100)
     src = widget.source("8 Gaussians")
@@ -32,6 +50,9 @@ def test_frames_are_seeded_and_change_with_t():
     assert first.dtype == np.uint8 and first.ndim == 3 and np.array_equal(first, again)
     assert not np.array_equal(first, widget.render_state(src, schedule, 60))
     assert widget.t_grid(100, 5) == [0, 25, 50, 75, 100]
+    mnist = widget.render_state(widget.source("MNIST 3"), schedule, 30)
+    assert mnist.shape == first.shape  # every source fills the same frame
+    assert not np.array_equal(mnist, widget.render_state(widget.source("digit 3"), schedule, 30))
 
 
 def test_static_html_has_the_hooks_and_is_small():
@@ -40,9 +61,10 @@ def test_static_html_has_the_hooks_and_is_small():
                  "de-noising-schedule", "de-noising-source", "de-noising-marker"):
         assert f'class="{hook}"' in html, hook
     assert 'type="range"' in html and 'max="4"' in html
-    assert len(re.findall(r"iVBORw0KGgo", html)) == 2 * 2 * 5 + 2  # frames + one curve image per schedule
+    assert len(re.findall(r"iVBORw0KGgo", html)) == 2 * 3 * 5 + 2  # frames + one curve image per schedule
+    assert re.search(r'class="de-noising-source"><option value="MNIST 3">', html)  # the first source shown
     full = widget.static_html()
-    assert len(full) < 1_500_000, len(full)
+    assert len(full) < 1_100_000, len(full)  # 7 sources: measured 877 kB (palette PNGs; 692 kB for 5 as RGB)
     with pytest.raises(ValueError, match="sources: expected one of"):
         widget.static_html(sources=("cats",))
     with pytest.raises(ValueError, match="start_index: expected an index in"):
@@ -80,6 +102,13 @@ def test_static_slider_changes_the_image_in_a_browser(tmp_path):
         after_slider = frame.get_attribute("src")
         Select(driver.find_element(By.CLASS_NAME, "de-noising-schedule")).select_by_value("cosine")
         assert frame.get_attribute("src") != after_slider
+        source_menu = Select(driver.find_element(By.CLASS_NAME, "de-noising-source"))
+        assert source_menu.first_selected_option.get_attribute("value") == "MNIST 3"
+        mnist = frame.get_attribute("src")
+        source_menu.select_by_value("digit 3")  # the 8x8 digit: another picture
+        assert frame.get_attribute("src") != mnist and label.text == "50"
+        source_menu.select_by_value("MNIST 3")  # and back: the same MNIST frame as before
+        assert frame.get_attribute("src") == mnist
         marker = driver.find_element(By.CLASS_NAME, "de-noising-marker")
         assert marker.value_of_css_property("left") != "auto"
     finally:
@@ -91,9 +120,15 @@ def test_live_widget_builds_and_figure_draws():
     import matplotlib.pyplot as plt
 
     box = widget.live(T=100, t=10)
-    slider = box.children[1]
+    slider, source_menu = box.children[1], box.children[0].children[0]
     assert slider.max == 100 and slider.value == 10
+    assert source_menu.value == "MNIST 3" and "digit 3" in source_menu.options
     slider.value = 60  # the observer redraws without error
+    source_menu.value = "digit 7"
+    source_menu.value = "MNIST 7"
+    fig = widget.figure("MNIST 7", "linear", 60, T=100)
+    assert fig.axes[0].images[0].get_array().shape == (28, 28)
+    plt.close(fig)
     fig = widget.figure("8 Gaussians", "cosine", 60, T=100)
     assert len(fig.axes) == 4  # x_t, histogram, alpha_bar and its SNR twin axis
     plt.close("all")

@@ -165,6 +165,20 @@ def slide_to_end(driver, slider: str, image: str) -> bool:
     return before != driver.execute_script(f"return document.querySelector('{image}').src")
 
 
+def choose_each_source(driver) -> dict[str, str]:
+    """Choose every option of the first noising widget's source menu in turn, as a user would (a change event),
+    and return each option's frame src; the menu is left on its first option."""
+    return driver.execute_script(
+        "const menu = document.querySelector('.de-noising-source');"
+        "const frame = document.querySelector('.de-noising-frame');"
+        "const pictures = {};"
+        "for (const option of [...menu.options, menu.options[0]]) {"
+        "  menu.value = option.value; menu.dispatchEvent(new Event('change', {bubbles: true}));"
+        "  pictures[option.value] = frame.src;"
+        "}"
+        "return pictures;")
+
+
 @pytest.mark.parametrize("page", toc_pages())
 def test_page(page, browser, book_url):
     assert (HTML / f"{page}.html").exists(), f"{page}.html was not built"
@@ -211,10 +225,13 @@ def test_page(page, browser, book_url):
         changed = slide_to_end(browser, ".animation input[type=range]", ".animation img")
         assert changed, "moving an animation's slider did not change its frame"
 
-    # the forward-noising widget's static slider really changes the picture
+    # the forward-noising widget's static slider and source menu really change the picture
     if browser.execute_script("return document.querySelectorAll('.de-noising-slider').length"):
         changed = slide_to_end(browser, ".de-noising-slider", ".de-noising-frame")
         assert changed, "moving the noising slider did not change the image"
+        pictures = choose_each_source(browser)
+        assert any(name.startswith("MNIST") for name in pictures), f"no MNIST digit among the sources {list(pictures)}"
+        assert len(set(pictures.values())) == len(pictures), f"sources sharing one picture: {list(pictures)}"
 
     # exercise solutions: hidden (input and output) until their toggle is opened, visible after
     if is_notebook(page):

@@ -1,4 +1,4 @@
-"""The forward-noising widget (chapter 7): pick a digit or a 2-D dataset, slide t from 0 to T,
+"""The forward-noising widget (chapter 7): pick a digit (28x28 MNIST or 8x8) or a 2-D dataset, slide t from 0 to T,
 switch the schedule, and watch x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, the
 histogram of its values approach N(0, 1), and alpha_bar(t) and SNR(t) with the current t marked.
 
@@ -8,7 +8,7 @@ It comes in two forms that draw the same pictures with the same function (:func:
 - :func:`static` -- no kernel needed (the rendered book, where plain ipywidgets go blank,
   jupyter-book#1991): frames for a grid of t values are precomputed as base64 PNGs and embedded,
   with a few lines of JavaScript that swap them. Everything is in one self-contained HTML
-  snippet (about 0.5-1 MB with the defaults; :func:`static_html` returns the string).
+  snippet (about 0.9 MB with the defaults, frames as palette PNGs; :func:`static_html` returns the string).
 
 The parts: :mod:`.state` (sources, x_t, the matplotlib drawings), :mod:`.live` and :mod:`.static`;
 the static form's markup and script are the package resources ``present/templates/noising_widget.html``
@@ -35,6 +35,7 @@ from __future__ import annotations
 from diffusion_edu.present.noising_widget.live import live
 from diffusion_edu.present.noising_widget.state import (
     DIGIT_SOURCES,
+    MNIST_SOURCES,
     N_NOISE_DRAWS,
     N_POINTS_2D,
     SOURCES,
@@ -45,9 +46,10 @@ from diffusion_edu.present.noising_widget.state import (
     figure,
     noised,
     source,
+    typical_mnist_digit,
 )
 from diffusion_edu.present.noising_widget.static import frames, render_state, static, static_html, t_grid
 
-__all__ = ["DIGIT_SOURCES", "N_NOISE_DRAWS", "N_POINTS_2D", "SOURCES", "Source", "alpha_bar_at", "draw_curves",
-           "draw_state", "figure", "frames", "live", "noised", "render_state", "source", "static", "static_html",
-           "t_grid"]
+__all__ = ["DIGIT_SOURCES", "MNIST_SOURCES", "N_NOISE_DRAWS", "N_POINTS_2D", "SOURCES", "Source", "alpha_bar_at",
+           "draw_curves", "draw_state", "figure", "frames", "live", "noised", "render_state", "source", "static",
+           "static_html", "t_grid", "typical_mnist_digit"]

@@ -9,7 +9,7 @@ from diffusion_edu.present.noising_widget.state import SOURCES, figure
 from diffusion_edu.processes.schedules import SCHEDULES
 
 
-def live(T: int = 1000, t: int = 250, source_name: str = "digit 3", schedule_name: str = "linear"):
+def live(T: int = 1000, t: int = 250, source_name: str = "MNIST 3", schedule_name: str = "linear"):
     """The live widget: a source menu, schedule buttons and a t slider (0..T), redrawn by the kernel."""
     import ipywidgets as widgets
 

@@ -1,5 +1,5 @@
-"""What the noising widget shows, drawn with matplotlib: a source (a digit or 2-D points with fixed
-noise), x_t for a schedule and t, the histogram of its values and the schedule's curves."""
+"""What the noising widget shows, drawn with matplotlib: a source (a 28x28 MNIST digit, an 8x8 digit or
+2-D points, with fixed noise), x_t for a schedule and t, the histogram of its values and the schedule's curves."""
 
 from __future__ import annotations
 
@@ -16,33 +16,52 @@ from diffusion_edu import data
 from diffusion_edu.core.checks import check_choice, check_int
 from diffusion_edu.processes.schedules import Schedule, check_schedule, make_schedule
 
-DIGIT_SOURCES = ("digit 0", "digit 3", "digit 7")
-SOURCES = (*DIGIT_SOURCES, "8 Gaussians", "swiss roll")
+MNIST_SOURCES = ("MNIST 3", "MNIST 7")  # real 28x28 handwriting first: what the widget opens on
+DIGIT_SOURCES = ("digit 0", "digit 3", "digit 7")  # scikit-learn's 8x8 digits
+SOURCES = (*MNIST_SOURCES, *DIGIT_SOURCES, "8 Gaussians", "swiss roll")
 N_NOISE_DRAWS = 256  # noisy copies of a digit whose pixels make the histogram
 N_POINTS_2D = 1000
 
 
 @dataclass(frozen=True)
 class Source:
-    """What gets noised: a digit (1, 1, 8, 8) or 2-D points (N, 2), and fixed noise for it."""
+    """What gets noised: a digit (1, 1, H, W), H = W = 28 or 8, or 2-D points (N, 2), and fixed noise for it."""
 
     name: str
     x0: torch.Tensor
-    noise: torch.Tensor  # (N_NOISE_DRAWS, 1, 8, 8) for a digit, (N, 2) for points
+    noise: torch.Tensor  # (N_NOISE_DRAWS, 1, H, W) for a digit, (N, 2) for points
 
     @property
     def is_image(self) -> bool:
         return self.x0.ndim == 4
 
 
+def typical_mnist_digit(label: int) -> torch.Tensor:
+    """The held-out MNIST digit of class ``label`` nearest (in pixels) to the mean of that class's training
+    digits: a deterministic, legible choice (an outlier's odd strokes would distract from the noise).
+    Returns (1, 1, 28, 28)."""
+    check_int("label", label, minimum=0)
+    if label > 9:
+        raise ValueError(f"label: expected a digit class in [0, 9], got {label}")
+    digits = data.load_mnist()
+    mean = digits.train_images[digits.train_labels == label].mean(0)  # (1, 28, 28)
+    candidates = digits.test_images[digits.test_labels == label]  # (50, 1, 28, 28)
+    nearest = int((candidates - mean).flatten(1).square().sum(1).argmin())
+    return candidates[nearest:nearest + 1]
+
+
 @lru_cache(maxsize=16)
 def source(name: str, seed: int = 0) -> Source:
-    """The first held-out digit with that label, or samples of a 2-D dataset, with seeded noise.
+    """A digit ("MNIST 3": the typical held-out 28x28 three, :func:`typical_mnist_digit`; "digit 3": the
+    first held-out 8x8 three) or samples of a 2-D dataset, with seeded noise.
 
     The noise is drawn once: sliding t moves the *same* draws, so the frames form a continuous path."""
     check_choice("name", name, SOURCES)
     check_int("seed", seed, minimum=0)
     generator = torch.Generator().manual_seed(seed)
+    if name.startswith("MNIST"):
+        x0 = typical_mnist_digit(int(name.split()[1]))  # (1, 1, 28, 28)
+        return Source(name, x0, torch.randn(N_NOISE_DRAWS, *x0.shape[1:], generator=generator))
     if name.startswith("digit"):
         digits = data.load_digits()
         label = int(name.split()[1])
@@ -63,7 +82,7 @@ def alpha_bar_at(schedule: Schedule, t: int) -> float:
 
 
 def noised(src: Source, schedule: Schedule, t: int) -> torch.Tensor:
-    """x_t for every noise draw of ``src``: (N_NOISE_DRAWS, 1, 8, 8) for a digit, (N, 2) for points."""
+    """x_t for every noise draw of ``src``: (N_NOISE_DRAWS, 1, H, W) for a digit, (N, 2) for points."""
     if not isinstance(src, Source):
         raise TypeError(f"src: expected a Source (noising_widget.source(name)), got {type(src).__name__}")
     alpha_bar = alpha_bar_at(schedule, t)
@@ -119,7 +138,7 @@ def draw_curves(ax: Axes, schedule: Schedule, t: int | None = None) -> Axes:
     return ax
 
 
-def figure(source_name: str = "digit 3", schedule_name: str = "linear", t: int = 250, T: int = 1000) -> Figure:
+def figure(source_name: str = "MNIST 3", schedule_name: str = "linear", t: int = 250, T: int = 1000) -> Figure:
     """The whole picture for one state (used by :func:`live`; also handy in exercises)."""
     schedule = make_schedule(schedule_name, T)
     fig, (ax_x, ax_hist, ax_curves) = plt.subplots(1, 3, figsize=(10, 2.6), width_ratios=[1, 1.4, 1.8])
