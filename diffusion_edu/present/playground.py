@@ -3,7 +3,7 @@
 One self-contained HTML snippet (:func:`playground_html`) holds everything: the controls, a canvas,
 plain JavaScript written for the book (``templates/playground.math.js``: the exact score of the
 noised mixture, the schedules, the trained network's forward pass; ``templates/playground.samplers.js``:
-seven samplers; ``templates/playground.ui.js``:
+nine samplers; ``templates/playground.ui.js``:
 the picture, dragging, the animation, the readout) and the chapter-8 network's weights (base64
 float32, :func:`network_weights`). No third-party script, no network request: it works offline, in
 the rendered book and in a notebook's output cell (:func:`show`) alike.
@@ -15,7 +15,8 @@ Hooks for browser tests: ``div.pg-playground`` (``data-state``: ``running``, ``a
 ``data-runs``: a counter; ``data-milliseconds``: the last run's time; ``data-view``: the canvas shows
 [-view, view]^2), the controls ``select.pg-preset``,
 ``select.pg-sampler``, ``select.pg-model``, ``input.pg-steps``, ``input.pg-eta``, ``select.pg-label``,
-``input.pg-guidance``, ``input.pg-weight``, ``input.pg-animate``, ``button.pg-again``, the
+``input.pg-guidance``, ``input.pg-weight``, ``input.pg-animate``, ``button.pg-again``, ``p.pg-note`` (shown
+with a flow sampler: exact velocity only), the
 ``canvas.pg-canvas`` and ``p.pg-readout``; ``window.DiffusionPlayground.runWith(spec, x, noise)``.
 """
 

@@ -1,5 +1,6 @@
 """The sampler playground in headless Chromium, opened from a file (no book build needed): every
-sampler of its menu gives the package's Python result for the same start points and noise, to 1e-4;
+sampler of its menu gives the package's Python result for the same start points and noise, to 1e-4
+(the flow samplers with the mixture's exact velocity, flow.mixture_velocity);
 the network's JavaScript forward pass equals torch's; the page makes no network request; and every
 control changes the picture and the readout."""
 
@@ -27,6 +28,9 @@ CASES = [  # (sampler, model, extra settings)
     ("edm_heun", "exact", {}), ("dpm_solver_pp_2m", "exact", {}), ("dpm_solver_pp_2m", "exact", {"steps": 10}),
     ("ddpm", "exact", {"guidance": 2.5, "label": 1}), ("probability_flow", "exact", {"guidance": 2.5, "label": 0}),
     ("edm_heun", "exact", {"guidance": 2.5, "label": 1}),
+    ("flow_euler", "exact", {}), ("flow_heun", "exact", {}), ("flow_heun", "exact", {"steps": 3}),
+    ("flow_euler", "exact", {"guidance": 2.5, "label": 1}), ("flow_heun", "exact", {"guidance": 2.5, "label": 0}),
+    ("flow_heun", "exact", {"guidance": 1.0, "label": 1}),
     ("ddpm", "network", {}), ("ddim", "network", {"eta": 1.0}), ("euler_maruyama", "network", {}),
     ("predictor_corrector", "network", {}), ("probability_flow", "network", {}), ("edm_heun", "network", {}),
     ("dpm_solver_pp_2m", "network", {}),
@@ -98,6 +102,9 @@ def test_browser_sampler_equals_python(page, network, network64, sampler: str, m
         assert difference64 < NETWORK_TOLERANCE_FLOAT64, message
     print(message)
     assert difference < TOLERANCE, message
+    if sampler in playground_reference.FLOW:  # NFE: Euler N, Heun 2N, each twice when guided (w not 0 or 1)
+        per_step = (1 if sampler == "flow_euler" else 2) * (2 if settings["guidance"] not in (0, 1) else 1)
+        assert result["evaluations"] == per_step * settings["steps"], result["evaluations"]
     assert bool(expected.std() > 0.1)  # a real spread of samples, not a collapsed run
 
 
@@ -130,14 +137,25 @@ def _set(driver, selector: str, value: object) -> None:
                           "e.dispatchEvent(new Event('change'));", selector, value)
 
 
+def _choose(driver, sampler: str, model: str) -> None:
+    """Set the sampler and the model together, then run once (a flow sampler turns a model left on the network
+    to the oracle, so setting them one at a time depends on the order)."""
+    runs = state(driver)[1]
+    driver.execute_script("document.querySelector('.pg-model').value = arguments[0];"
+                          "document.querySelector('.pg-sampler').value = arguments[1];"
+                          "document.querySelector('.pg-sampler').dispatchEvent(new Event('change'));", model, sampler)
+    wait_done(driver, runs)
+
+
 def test_every_control_changes_picture_and_readout(page) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
     _set(page, ".pg-animate", False)
     moves = [(".pg-steps", "30"), (".pg-sampler", "ddim"), (".pg-eta", "0.8"), (".pg-sampler", "euler_maruyama"),
              (".pg-sampler", "predictor_corrector"), (".pg-sampler", "probability_flow"), (".pg-sampler", "edm_heun"),
-             (".pg-sampler", "dpm_solver_pp_2m"), (".pg-guidance", "3"),
-             (".pg-label", "1"), (".pg-preset", "moons"), (".pg-preset", "pair"), (".pg-weight", "4"),
+             (".pg-sampler", "dpm_solver_pp_2m"), (".pg-sampler", "flow_euler"), (".pg-sampler", "flow_heun"),
+             (".pg-guidance", "3"), (".pg-label", "1"), (".pg-sampler", "flow_euler"), (".pg-preset", "moons"),
+             (".pg-preset", "pair"), (".pg-weight", "4"),
              (".pg-sampler", "ddpm"), (".pg-model", "network"), (".pg-again", None), (".pg-model", "exact")]
     for selector, value in moves:
         before, runs = _picture(page), state(page)[1]
@@ -149,6 +167,10 @@ def test_every_control_changes_picture_and_readout(page) -> None:
         after = _picture(page)
         assert after[0] != before[0], f"{selector} = {value}: the picture did not change"
         assert after[1] != before[1], f"{selector} = {value}: the readout did not change"
+        if selector == ".pg-sampler" and value.startswith("flow_"):  # steps 30; guided (w = 3) Euler costs 2 per step
+            guided = page.execute_script("return document.querySelector('.pg-guidance').value") != "0"
+            nfe = 30 * (2 if value == "flow_heun" else 1) * (2 if guided else 1)
+            assert f"NFE: {nfe} per point" in after[1], (value, after[1])
     # drag the first component of the pair across the canvas with the mouse
     canvas = page.find_element("css selector", ".pg-canvas")
     box = page.execute_script("const b = arguments[0].getBoundingClientRect(); return [b.width, b.height];", canvas)
@@ -175,6 +197,26 @@ def test_every_control_changes_picture_and_readout(page) -> None:
     page.save_screenshot(str(SCREENSHOTS / "playground.png"))
 
 
+def test_flow_samplers_offer_only_the_exact_velocity(page) -> None:
+    """The network is an eps model: with a flow sampler the menu does not offer it and a note says why; with the
+    network the flow samplers are not offered; and the page's sampler refuses the pair rather than compute
+    something else."""
+    disabled = ("return [document.querySelector('.pg-model option[value=network]').disabled,"
+                " document.querySelector('.pg-sampler option[value=flow_heun]').disabled,"
+                " document.querySelector('.pg-note').hidden];")
+    _set(page, ".pg-animate", False)
+    for sampler, model, expected in [("flow_heun", "exact", [True, False, False]),
+                                     ("ddim", "exact", [False, False, True]), ("ddim", "network", [False, True, True]),
+                                     ("ddpm", "exact", [False, False, True])]:
+        _choose(page, sampler, model)
+        assert page.execute_script(disabled) == expected, (sampler, model)
+    settings = {"sampler": "flow_euler", "steps": 5, "eta": 0.0, "model": "network", "label": 0, "guidance": 0.0,
+                "mixture": playground.presets()["ring"]}
+    error = page.execute_script("try { DiffusionPlayground.runWith(arguments[0], [0, 0], []); return null; }"
+                                " catch (e) { return e.message; }", settings)
+    assert error == "the flow samplers run on the exact velocity only", error
+
+
 def test_time_per_sampler_run(page) -> None:
     """Reports (never asserts) one run's time in this browser: 1,000 points, 50 steps, each sampler with
     the oracle, and DDIM with the network (which costs ~100x the oracle per evaluation)."""
@@ -182,10 +224,8 @@ def test_time_per_sampler_run(page) -> None:
     _set(page, ".pg-steps", "50")
     runs = [("exact", sampler) for sampler in playground_reference.SAMPLERS] + [("network", "ddim")]
     for model, sampler in runs:
-        _set(page, ".pg-model", model)
-        before = state(page)[1]
-        _set(page, ".pg-sampler", sampler)
-        wait_done(page, before)
+        _choose(page, sampler, model)
+        assert page.execute_script("return document.querySelector('.pg-model').value") == model
         milliseconds = float(page.execute_script("return document.querySelector('.pg-playground')"
                                                  ".dataset.milliseconds"))
         print(f"{sampler} ({model}), 1000 points x 50 steps: {milliseconds:.0f} ms")

@@ -1,6 +1,6 @@
 // The playground's mathematics, in plain JavaScript: seeded normals, the exact score of a noised 2-D
-// Gaussian mixture (chapter 3), DDPM's linear schedule, the VP SDE and EDM's sigma, and the trained
-// chapter-8 network's forward pass. The samplers that use them are in playground.samplers.js.
+// Gaussian mixture (chapter 3), DDPM's linear schedule, the VP SDE, EDM's sigma, rectified flow's time grid
+// and the trained chapter-8 network's forward pass. The samplers that use them are in playground.samplers.js.
 // Points are a Float64Array [x0, y0, x1, y1, ...].
 (function (global) {
   "use strict";
@@ -110,6 +110,8 @@
   const vpStd = (t) => Math.sqrt(-Math.expm1(-vpIntegral(t)));
   // sde.time_grid: n + 1 times from 1 down to t_min, uniform
   const timeGrid = (steps) => Array.from({ length: steps + 1 }, (_, i) => linspaceAt(1, VP.tMin, steps + 1, i));
+  // flow_samplers.flow_grid: n + 1 times from 1 (noise) down to 0 (data), uniform (rectified flow's grid)
+  const flowGrid = (steps) => Array.from({ length: steps + 1 }, (_, i) => 1 - i / steps);
   // EDM's clock (chapter 17): x = x_t / sqrt(alpha_bar) = x_0 + sigma eps with sigma_t = sqrt((1 - ab) / ab)
   // (edm.schedule_sigmas); the playground runs EDM's samplers between DDPM's smallest and largest levels
   const logSigmas = alphaBar.map((ab) => Math.log(Math.sqrt((1 - ab) / ab)));
@@ -218,5 +220,6 @@
   }
 
   global.DiffusionPlaygroundMath = { T, VP, EDM, rng, normals, normalise, classMixture, mixtureScore, sampleMixture,
-    alphaBar, keptSteps, vpBeta, vpScale, vpStd, timeGrid, sigmaToT, karrasSigmas, decodeNetwork, networkEps };
+    alphaBar, keptSteps, vpBeta, vpScale, vpStd, timeGrid, flowGrid, sigmaToT, karrasSigmas, decodeNetwork,
+    networkEps };
 })(window);

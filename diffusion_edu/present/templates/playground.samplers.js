@@ -1,16 +1,17 @@
 // The playground's samplers, in plain JavaScript, written to match the package's Python ones step for
-// step (diffusion_edu.processes: ddpm, ddim, sde_samplers, edm_samplers) on the mathematics of
+// step (diffusion_edu.processes: ddpm, ddim, sde_samplers, edm_samplers, flow_samplers) on the mathematics of
 // playground.math.js. Everything here is pure: noise comes from a function next() -> Float64Array(2N),
 // so a test can feed the exact noise the Python sampler drew and compare the results.
 (function (global) {
   "use strict";
   const M = global.DiffusionPlaygroundMath;
   const { T, VP, EDM, normalise, classMixture, mixtureScore, alphaBar, keptSteps, vpBeta, vpScale, vpStd, timeGrid,
-    sigmaToT, karrasSigmas, networkEps, rng } = M;
+    flowGrid, sigmaToT, karrasSigmas, networkEps, rng } = M;
 
   // ---------------------------------------------------------------- models
-  // A model answers eps(x, stepIndex) for DDPM/DDIM, score(x, t) for the SDE samplers and denoise(x, sigma)
-  // for EDM's, and counts its evaluations (guidance costs two: conditional and unconditional).
+  // A model answers eps(x, stepIndex) for DDPM/DDIM, score(x, t) for the SDE samplers, denoise(x, sigma)
+  // for EDM's and velocity(x, t) for the flow samplers, and counts its evaluations (guidance costs two:
+  // conditional and unconditional).
   function makeModel(spec, network) {
     const mixture = normalise(spec.mixture);
     const guided = spec.model === "exact" && spec.guidance !== 0;
@@ -49,6 +50,25 @@
       }
       const score = exactScore(x, 1, sigma);
       return x.map((v, j) => v + sigma * sigma * score[j]);
+    };
+    // rectified flow's exact marginal velocity u = E[eps - x_0 | x_t] on x_t = (1 - t) x_0 + t eps
+    // (flow.mixture_velocity), from the score: E[x_0 | x_t] = (x_t + t^2 score) / (1 - t) by Tweedie and
+    // E[eps | x_t] = -t score, so u = -(x_t + t score) / (1 - t). It is affine in the score, so guiding the
+    // score guides u by the same rule. At t = 1 the score is -x_t for every mixture and E[x_0 | x_1] is the
+    // mixture's mean m: u = x_t - m (guided: the guided mean). At t = 0, u = -x_t. The network, an eps
+    // model of DDPM's steps, is not offered here.
+    const meanOf = (m) => [0, 1].map((d) => m.weights.reduce((sum, w, k) => sum + w * m.means[k][d], 0));
+    model.velocity = function (x, t) {
+      if (spec.model !== "exact") throw new Error("the flow samplers run on the exact velocity only");
+      model.evaluations += cost;
+      t = Math.fround(t); // as the Python sampler passes it (a float32 tensor)
+      if (t === 1) {
+        const mean = !guided ? meanOf(mixture) : w === 1 ? meanOf(conditional)
+          : combine(meanOf(mixture), meanOf(conditional));
+        return x.map((v, j) => v - mean[j % 2]);
+      }
+      const score = exactScore(x, 1 - t, t);
+      return x.map((v, j) => -(v + t * score[j]) / (1 - t));
     };
     return model;
   }
@@ -185,8 +205,30 @@
     }
     return x;
   }
+  // flow matching (chapter 16): dx/dt = u(x, t) from t = 1 (noise) to 0 (data) on the uniform grid, steps
+  // h = t' - t < 0. Euler: x + h u(x, t), one velocity per step; Heun: an Euler trial to t', then the mean of
+  // the velocities at both ends, two per step, also the last (u is finite at t = 0)
+  function flowEuler(model, x, steps, options, next, record) {
+    const grid = flowGrid(steps);
+    for (let i = 0; i < steps; i++) {
+      x = axpy(1, x, grid[i + 1] - grid[i], model.velocity(x, grid[i]));
+      record(x);
+    }
+    return x;
+  }
+  function flowHeun(model, x, steps, options, next, record) {
+    const grid = flowGrid(steps);
+    for (let i = 0; i < steps; i++) {
+      const t = grid[i], h = grid[i + 1] - t, k1 = model.velocity(x, t);
+      const k2 = model.velocity(axpy(1, x, h, k1), t + h);
+      x = x.map((v, j) => v + h * (k1[j] + k2[j]) / 2);
+      record(x);
+    }
+    return x;
+  }
   const SAMPLERS = { ddpm, ddim, euler_maruyama: eulerMaruyama, predictor_corrector: predictorCorrector,
-    probability_flow: probabilityFlow, edm_heun: edmHeun, dpm_solver_pp_2m: dpmSolverPp2m };
+    probability_flow: probabilityFlow, edm_heun: edmHeun, dpm_solver_pp_2m: dpmSolverPp2m, flow_euler: flowEuler,
+    flow_heun: flowHeun };
 
   // run(spec, x, next, record) -> {x, evaluations}: spec = {sampler, steps, eta, model: "exact" |
   // "network", mixture, label, guidance}; network is the decoded network (or null)

@@ -16,10 +16,16 @@
     mounted.network = network;
     const state = { mixture: null, selected: 0, seed: config.seed, result: null, frames: [], tracks: [],
       reference: null, runs: 0, animation: null };
-    if (!network) $(".pg-model").querySelector("option[value=network]").disabled = true;
+    const networkOption = $(".pg-model").querySelector("option[value=network]");
+    const flowOptions = $(".pg-sampler").querySelectorAll("option[value^=flow_]");
+    if (!network) networkOption.disabled = true;
 
     // ------------------------------------------------------------ settings from the controls
+    // the flow samplers run on the exact velocity only: with one of them the network is not offered (and a
+    // model left on the network turns to the oracle, visibly), with the network they are not offered
     function spec() {
+      const flow = $(".pg-sampler").value.startsWith("flow_");
+      if (flow && $(".pg-model").value === "network") $(".pg-model").value = "exact";
       const model = $(".pg-model").value;
       return { sampler: $(".pg-sampler").value, steps: Number($(".pg-steps").value), eta: Number($(".pg-eta").value),
         model, mixture: state.mixture, label: Number($(".pg-label").value),
@@ -40,6 +46,10 @@
       root.dataset.state = "running";
       $(".pg-eta").disabled = settings.sampler !== "ddim";
       $(".pg-guidance").disabled = $(".pg-label").disabled = settings.model !== "exact";
+      const flow = settings.sampler.startsWith("flow_");
+      networkOption.disabled = !network || flow;
+      flowOptions.forEach((option) => { option.disabled = settings.model !== "exact"; });
+      $(".pg-note").hidden = !flow;
       $(".pg-eta-value").textContent = settings.eta.toFixed(2);
       $(".pg-steps-value").textContent = String(settings.steps);
       $(".pg-guidance-value").textContent = settings.guidance.toFixed(2);
