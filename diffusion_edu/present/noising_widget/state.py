@@ -104,7 +104,7 @@ def draw_state(ax_x: Axes, ax_hist: Axes, src: Source, schedule: Schedule, t: in
         ax_x.set_aspect("equal")
         ax_x.set_xticks([])
         ax_x.set_yticks([])
-    ax_x.set_title(f"x_t, t = {t}", fontsize=9)
+    ax_x.set_title(f"$x_t$, $t = {t}$", fontsize=9)
     grid = torch.linspace(-4, 4, 200)
     ax_hist.hist(x_t.flatten().numpy(), bins=48, range=(-4, 4), density=True, color="0.65")
     ax_hist.plot(grid.numpy(), (torch.exp(-grid**2 / 2) / math.sqrt(2 * math.pi)).numpy(), color="tab:red", lw=1.2)
@@ -112,7 +112,7 @@ def draw_state(ax_x: Axes, ax_hist: Axes, src: Source, schedule: Schedule, t: in
     ax_hist.set_ylim(0, 1.6)
     ax_hist.set_yticks([])
     ax_hist.tick_params(labelsize=7)
-    ax_hist.set_title(f"values of x_t vs N(0,1); abar = {alpha_bar:.3g}", fontsize=8)
+    ax_hist.set_title(rf"values of $x_t$ vs $\mathcal{{N}}(0,1)$; $\bar\alpha_t = {alpha_bar:.3g}$", fontsize=8)
 
 
 def draw_curves(ax: Axes, schedule: Schedule, t: int | None = None) -> Axes:
@@ -122,14 +122,14 @@ def draw_curves(ax: Axes, schedule: Schedule, t: int | None = None) -> Axes:
         alpha_bar_at(schedule, t)  # t in 0..T
     steps = torch.arange(1, schedule.T + 1)
     ax.plot(steps.numpy(), schedule.alpha_bar.numpy(), color="tab:blue", lw=1.5)
-    ax.set_ylabel("alpha_bar(t)", color="tab:blue", fontsize=8)
+    ax.set_ylabel(r"$\bar\alpha_t$", color="tab:blue", fontsize=9)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(0, schedule.T)
     ax.set_xlabel("t", fontsize=8)
     ax.tick_params(labelsize=7)
     right = ax.twinx()
     right.plot(steps.numpy(), torch.log10(schedule.snr).numpy(), color="tab:orange", lw=1.5)
-    right.set_ylabel("log10 SNR(t)", color="tab:orange", fontsize=8)
+    right.set_ylabel(r"$\log_{10}\,\mathrm{SNR}(t)$", color="tab:orange", fontsize=8)
     right.set_ylim(-9, 5)
     right.tick_params(labelsize=7)
     ax.set_title(f"{schedule.name} schedule", fontsize=9)

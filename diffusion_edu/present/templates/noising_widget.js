@@ -16,8 +16,9 @@
     marker.style.height = (100 * g.height) + "%";
     label.textContent = String(t);
     var snr = D.snr[s][i];
-    stats.textContent = "alpha_bar = " + D.alpha_bar[s][i].toPrecision(3) +
-      ", SNR = " + (snr === null ? "inf" : snr.toPrecision(3));
+    // numbers only go into the markup: the signal level written as the book writes it
+    stats.innerHTML = "<i>\u1fb1</i><sub><i>t</i></sub> = " + D.alpha_bar[s][i].toPrecision(3) +
+      ", SNR = " + (snr === null ? "\u221e" : snr.toPrecision(3));
   }
   slider.addEventListener("input", show);
   slider.addEventListener("change", show);
