@@ -23,8 +23,8 @@ from benchmarks.common import markdown_table
 from diffusion_edu.core import runtime
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("notebooks", "limit2d", "samplers", "digits", "unet_width", "peer", "edm_solvers", "training_race",
-            "few_steps")
+SECTIONS = ("notebooks", "limit2d", "samplers", "digits", "unet_width", "peer", "edm_solvers", "edm_digits",
+            "training_race", "few_steps")
 # section -> (module, function) where a module holds more than one section
 FUNCTIONS = {"training_race": ("part4", "training_race"), "few_steps": ("part4", "few_steps")}
 
@@ -91,6 +91,13 @@ def render(results: dict[str, Any]) -> str:
                   f"EDM Heun at 35 evaluations with the EDM network: **{r['edm_heun_35_ratio']:.2f}x**, "
                   f"{r['heun_35_vs_ddpm_1000']:.2f}x DDPM-1000's distance (goal: <= 1.1x; "
                   f"{'met' if r['goal_met'] else 'missed'})."]
+    if "edm_digits" in results:
+        r = results["edm_digits"]
+        best = ", ".join(f"{nfe}: {name}" for nfe, name in r["best_at"].items())
+        parts += ["## 7b · EDM's solvers on the digits: chapter 9's eps U-Net wrapped as a denoiser",
+                  markdown_table(r["rows"], ["sampler", "nfe", "fd_ratio"]),
+                  f"Fréchet distance over its real-vs-real floor ({r['floor']:.3g}), 500 samples, x_0 clipped to "
+                  f"[-1, 1], median of 3 interleaved repeats. Best at each NFE: {best}."]
     if "training_race" in results:
         r = results["training_race"]
         at_10 = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in r["at_10s"].items())
