@@ -24,7 +24,7 @@ from diffusion_edu.core import runtime
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = ("notebooks", "limit2d", "samplers", "digits", "unet_width", "peer", "edm_solvers", "edm_digits",
-            "training_race", "few_steps")
+            "training_race", "few_steps", "mnist")
 # section -> (module, function) where a module holds more than one section
 FUNCTIONS = {"training_race": ("part4", "training_race"), "few_steps": ("part4", "few_steps")}
 
@@ -45,7 +45,7 @@ def notebooks() -> dict[str, Any]:
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     parts = [f"Measured on **{m['device']}** ({m['platform']}, Python {m['python']}, torch {m['torch']}, "
-             f"{m['threads']} threads, budget `{m['budget']}`) on {m['date']}."]
+             f"budget `{m['budget']}`); each section says when and with how many threads it was measured."]
     if "notebooks" in results:
         nb = results["notebooks"]
         parts += ["## 1 · Book execution", markdown_table(nb["notebooks"], ["notebook", "seconds", "ok"]),
@@ -94,14 +94,14 @@ def render(results: dict[str, Any]) -> str:
     if "edm_digits" in results:
         r = results["edm_digits"]
         best = ", ".join(f"{nfe}: {name}" for nfe, name in r["best_at"].items())
-        parts += ["## 7b · EDM's solvers on the digits: chapter 9's eps U-Net wrapped as a denoiser",
+        parts += ["## 8 · EDM's solvers on the digits: chapter 9's eps U-Net wrapped as a denoiser",
                   markdown_table(r["rows"], ["sampler", "nfe", "fd_ratio"]),
                   f"Fréchet distance over its real-vs-real floor ({r['floor']:.3g}), 500 samples, x_0 clipped to "
                   f"[-1, 1], median of 3 interleaved repeats. Best at each NFE: {best}."]
     if "training_race" in results:
         r = results["training_race"]
         at_10 = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in r["at_10s"].items())
-        parts += ["## 8 · Which loss trains fastest: DDPM, flow matching, EDM (8 Gaussians, same MLP)",
+        parts += ["## 9 · Which loss trains fastest: DDPM, flow matching, EDM (8 Gaussians, same MLP)",
                   markdown_table(r["rows"], ["loss", "train_s", "ratio_to_oracle"]),
                   "Each model sampled at about 50 evaluations with its own deterministic sampler (DDIM-50, flow "
                   "Heun-25, EDM Heun-25), divided by the exact model through the same sampler; median of 3 "
@@ -109,7 +109,7 @@ def render(results: dict[str, Any]) -> str:
     if "few_steps" in results:
         r = results["few_steps"]
         s = r["straightness"]
-        parts += ["## 9 · Few steps: flow matching, reflow and distillation at equal evaluations (8 Gaussians)",
+        parts += ["## 10 · Few steps: flow matching, reflow and distillation at equal evaluations (8 Gaussians)",
                   markdown_table(r["rows"], ["model", "nfe", "swd_ratio"]),
                   markdown_table(r["costs"], ["model", "train_s"]),
                   f"SWD ratio over the real-vs-real floor, median of 3 interleaved repeats. After reflow one Euler "
@@ -117,17 +117,45 @@ def render(results: dict[str, Any]) -> str:
                   f"{s['rectified flow']:.3g} before reflow, {s['after reflow']:.3g} after. The 4-step distilled "
                   f"student is **{r['distilled_4_vs_teacher_50']:.2f}x** its teacher at 50 steps "
                   f"({r['teacher_50']:.2f}x the floor; goal: <= 1.5x)."]
-    return "\n\n".join(parts) + "\n"
+    if "mnist" in results:
+        r = results["mnist"]
+        f = r["floor"]
+        parts += ["## 11 · 28x28 MNIST: chapter 19's recipe, quality against training seconds",
+                  markdown_table(r["rows"], ["target_s", "train_s", "steps", "w", "fd_ratio", "accuracy", "precision",
+                                             "recall", "sample_s"]),
+                  f"Class-conditional rectified flow, 10 guided Euler steps, 500 samples per row; floors (held-out "
+                  f"digits vs the training digits): Fréchet distance {f['frechet']:.2f}, accuracy {f['accuracy']:.3f}, "
+                  f"precision {f['precision']:.3f}, recall {f['recall']:.3f}. Goal: FD <= 5x the floor and class "
+                  "accuracy >= 90% after <= 90 s of training."]
+    return "\n\n".join(_stamped(parts, results)) + "\n"
+
+
+def _stamped(parts: list[str], results: dict[str, Any]) -> list[str]:
+    """``parts`` with a line under each section heading saying when and with how many threads that section ran
+    (the blocks above render the sections in the order of SECTIONS, one heading each)."""
+    present = iter(section for section in SECTIONS if section in results)
+    out = []
+    for part in parts:
+        out.append(part)
+        if part.startswith("## "):
+            m = results[next(present)].get("_machine") or results["machine"]
+            out.append(f"*Measured on {m['date']} with {m['threads']} thread{'s' if m['threads'] != 1 else ''}"
+                       f"{m.get('note', '')}.*")
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--tag", default="latest", help="results file name (latest, gpu, ...)")
+    parser.add_argument("--note", default="", help="a remark shown under each section measured by this run")
     args = parser.parse_args()
     runtime.set_threads()
     results_path = RESULTS / f"{args.tag}.json"
     results: dict[str, Any] = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for section in SECTIONS:  # sections measured by an earlier run keep that run's date and threads
+        if isinstance(results.get(section), dict) and "machine" in results:
+            results[section].setdefault("_machine", results["machine"])
     results["machine"] = machine()
     for section in args.only:
         print(f"== {section}", flush=True)
@@ -138,6 +166,7 @@ def main() -> None:
             module_name, function = FUNCTIONS.get(section, (section, "run"))
             module = __import__(f"benchmarks.{module_name}", fromlist=[function])
             results[section] = getattr(module, function)()
+        results[section]["_machine"] = {**machine(), **({"note": f", {args.note}"} if args.note else {})}
         print(f"== {section} done in {time.perf_counter() - start:.0f} s", flush=True)
         RESULTS.mkdir(exist_ok=True)
         results_path.write_text(json.dumps(results, indent=1, default=str))

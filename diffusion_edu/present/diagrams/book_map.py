@@ -26,11 +26,12 @@ CHAPTERS: dict[int, tuple[str, float, float]] = {
     16: ("Flow matching,\nrectified flow", 7.1, -1.1),
     17: ("EDM and\nfast solvers", 10.0, -1.1),
     18: ("Few steps:\ndistillation", 12.9, -1.1),
+    19: ("Capstone: 28x28\nhandwriting", 15.8, -1.1),
 }
 PARTS = (("Part I · Probability", (1, 2, 3, 4), "#eef2f7"),
          ("Part II · Latent-\nvariable generators", (5, 6), "#f6f0e4"),
          ("Part III · Diffusion", (7, 8, 9, 10, 11, 12, 13, 14, 15), "#e8f3eb"),
-         ("Part IV · The modern arc", (16, 17, 18), "#f3e9f1"))
+         ("Part IV · The modern arc", (16, 17, 18, 19), "#f3e9f1"))
 FAST_TRACK = (7, 8, 10, 11, 12, 13)
 # (from, to, label, where the label sits along the arrow (0 start, 1 end), curvature: 0 straight,
 # > 0 bends to the right of the arrow's direction)
@@ -52,6 +53,7 @@ LINKS: tuple[tuple[int, int, str, float, float], ...] = (
     (12, 17, "the ODE in $\\sigma$,\nhigher order", 0.5, 0.0),
     (17, 18, "distil\nthe solver", 0.5, 0.0),
     (12, 16, "the ODE as\na velocity", 0.5, 0.0),
+    (13, 19, "guided\nhandwriting", 0.72, 0.0),
 )
 BOX_W, BOX_H = 1.75, 0.9
 XMIN, XMAX, YMIN, YMAX = 0.0, 16.9, -2.4, 9.0
