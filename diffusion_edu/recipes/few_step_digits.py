@@ -77,17 +77,17 @@ def digit_teacher(progress: bool = True) -> tuple[DigitDenoiser, dict[str, Any]]
     return teacher.to(device()).eval(), info
 
 
-def distilled_digits(n_steps: int, steps_per_round: int = 300, batch_size: int = 128, lr: float = 5e-4,
+def distilled_digits(n_steps: int, steps_per_round: int = 500, batch_size: int = 128, lr: float = 5e-4,
                      seed: int = 0, progress: bool = True) -> tuple[DigitDenoiser, dict[str, Any]]:
     """The student that samples digits in ``n_steps`` Euler steps on :func:`digit_distillation_grid` (n_steps),
     after log2(64 / n_steps) rounds of progressive distillation of :func:`digit_teacher`, each round trained with
     :func:`~diffusion_edu.processes.distillation.progressive_distillation_loss` on the training digits
     (sigma_data = their standard deviation), the student starting from its teacher's weights (Algorithm 2).
 
-    Why these settings (measured, 500 samples, one seed; the teacher's Euler-64 is 2.6x the floor): 300 steps x
-    128 per round (~18 s at one thread, ~75 s for the four rounds to 4 steps) bring the 4-step student to
-    ~4x the floor, 1.45x its teacher's 50-step Euler, where the teacher's own 4-step Euler is 11x; lr 1e-3 gave
-    4.2x, 2.5e-4 4.0x. The student is trained *clipped*: without the clip its eps network must predict
+    Why these settings (measured at one thread, 500 samples, one seed; the teacher's Euler-64 is 2.6x the floor and
+    its own 4-step Euler 11x): 500 steps x 128 per round (~28 s each, ~115 s for the four rounds to 4 steps) bring
+    the 4-step student to 3.85x the floor; 300 steps gave 3.94x (lr 5e-4), 4.03x (2.5e-4), 4.19x (1e-3). The
+    student is trained *clipped*: without the clip its eps network must predict
     D = x - sigma eps to 1/sigma at sigma ~157 and the 4-step student ended at 14x. Each round is cached;
     ``info["seconds"]`` is this round's training time, ``info["total_seconds"]`` that of every round down to this
     one (the U-Net's own training not included)."""
