@@ -132,3 +132,34 @@ def test_latent_diffusion_trains_and_samples_on_the_accelerator(tmp_path, monkey
         images = latent.sample(denoiser, info["vae"], info["scale"], torch.arange(4), make_schedule("linear", 1000),
                                num_steps=3, w=2.0, generator=torch.Generator().manual_seed(0))
     assert images.shape == (4, 1, 8, 8) and torch.isfinite(images.cpu()).all()
+
+
+def test_part_iv_samplers_run_on_the_accelerator():
+    """EDM's samplers on a DDPM eps network wrapped as a denoiser (the schedule stays on the CPU), the flow
+    samplers on a velocity network, and the consistency sampler: the CPU's numbers on the emulated device."""
+    from diffusion_edu.processes import edm
+    from diffusion_edu.processes.consistency import consistency_sample
+    from diffusion_edu.processes.edm_samplers import dpm_solver_pp_2m, edm_euler, edm_heun, edm_stochastic
+    from diffusion_edu.processes.flow_samplers import flow_euler, flow_grid, flow_heun, flow_rk4
+
+    torch.manual_seed(0)
+    net = TimeMLP(dim=2, width=16, depth=1).eval()
+    schedule = make_schedule("linear", 50)
+    sigmas = edm.schedule_sigmas(schedule)
+    grid = edm.karras_sigmas(4, float(sigmas[0]), float(sigmas[-1]))
+
+    def run(device: torch.device) -> list[torch.Tensor]:
+        model = net.to(device)
+        denoiser = edm.discrete_denoiser(model, schedule)
+        velocity = lambda x, t: model(x, 1000 * t)  # noqa: E731
+        z = torch.randn(8, 2, generator=torch.Generator().manual_seed(1)).to(device)
+        noise = lambda x: torch.ones_like(x)  # noqa: E731  (a device-side noise draw)
+        with torch.no_grad():
+            return [edm_euler(denoiser, float(sigmas[-1]) * z, grid), edm_heun(denoiser, float(sigmas[-1]) * z, grid),
+                    dpm_solver_pp_2m(denoiser, float(sigmas[-1]) * z, grid),
+                    edm_stochastic(denoiser, float(sigmas[-1]) * z, grid, s_churn=1.0, noise_sampler=noise),
+                    consistency_sample(denoiser, float(sigmas[-1]) * z, grid, noise_sampler=noise),
+                    flow_euler(velocity, z, flow_grid(4)), flow_heun(velocity, z, flow_grid(4)),
+                    flow_rk4(velocity, z, flow_grid(2))]
+
+    _on_both(run)

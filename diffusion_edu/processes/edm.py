@@ -142,8 +142,8 @@ def schedule_sigmas(schedule: Schedule) -> torch.Tensor:
 def sigma_to_t(sigma: torch.Tensor, schedule: Schedule) -> torch.Tensor:
     """The fractional step index whose sigma_t is ``sigma``: linear interpolation in log sigma between the two
     neighbouring steps, clamped to [0, T - 1] (diffusers' and k-diffusion's ``_sigma_to_t``)."""
-    log_sigmas = schedule_sigmas(schedule).log()
     log_sigma = _sigma(sigma).double().clamp_min(1e-10).log()
+    log_sigmas = schedule_sigmas(schedule).log().to(log_sigma.device)  # the schedule lives on the CPU
     low = (log_sigma[..., None] >= log_sigmas).sum(-1).sub(1).clamp(0, len(log_sigmas) - 2)
     w = ((log_sigmas[low] - log_sigma) / (log_sigmas[low] - log_sigmas[low + 1])).clamp(0, 1)
     return low + w
@@ -159,7 +159,7 @@ def discrete_denoiser(eps_model: Network, schedule: Schedule, quantize: bool = F
 
     def denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         x = check_float_tensor("x", x, min_ndim=1)
-        sigma = _sigma(sigma)
+        sigma = _sigma(sigma).to(x.device)
         t = sigma_to_t(sigma, schedule)
         t = t.round().long() if quantize else t.to(x.dtype)
         scale = append_dims((1 + sigma.double().square()).rsqrt(), x).to(x.dtype)
