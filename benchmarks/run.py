@@ -24,7 +24,7 @@ from diffusion_edu.core import runtime
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS = ("notebooks", "limit2d", "samplers", "digits", "unet_width", "peer", "edm_solvers", "edm_digits",
-            "training_race", "few_steps", "mnist")
+            "training_race", "few_steps", "distill_digits", "mnist")
 # section -> (module, function) where a module holds more than one section
 FUNCTIONS = {"training_race": ("part4", "training_race"), "few_steps": ("part4", "few_steps")}
 
@@ -117,10 +117,18 @@ def render(results: dict[str, Any]) -> str:
                   f"{s['rectified flow']:.3g} before reflow, {s['after reflow']:.3g} after. The 4-step distilled "
                   f"student is **{r['distilled_4_vs_teacher_50']:.2f}x** its teacher at 50 steps "
                   f"({r['teacher_50']:.2f}x the floor; goal: <= 1.5x)."]
+    if "distill_digits" in results:
+        r = results["distill_digits"]
+        parts += ["## 11 · Progressive distillation of a digit teacher (chapter 9's eps U-Net)",
+                  markdown_table(r["rows"], ["model", "nfe", "fd_ratio"]),
+                  markdown_table(r["costs"], ["model", "train_s"]),
+                  f"Fréchet distance over its floor ({r['floor']:.3g}), 500 samples, median of 3 interleaved repeats. "
+                  f"The 4-step student is **{r['distilled_4_vs_teacher_50']:.2f}x** its teacher's 50 Euler steps "
+                  f"({r['teacher_50']:.2f}x the floor; goal: <= 1.5x)."]
     if "mnist" in results:
         r = results["mnist"]
         f = r["floor"]
-        parts += ["## 11 · 28x28 MNIST: chapter 19's recipe, quality against training seconds",
+        parts += ["## 12 · 28x28 MNIST: chapter 19's recipe, quality against training seconds",
                   markdown_table(r["rows"], ["target_s", "train_s", "steps", "w", "fd_ratio", "accuracy", "precision",
                                              "recall", "sample_s"]),
                   f"Class-conditional rectified flow, 10 guided Euler steps, 500 samples per row; floors (held-out "
