@@ -163,3 +163,18 @@ def test_part_iv_samplers_run_on_the_accelerator():
                     flow_rk4(velocity, z, flow_grid(2))]
 
     _on_both(run)
+
+
+def test_mixture_densities_take_accelerator_inputs():
+    """A GaussianMixture's log-density, responsibilities and score of device points (its parameters stay on the
+    CPU) give the CPU's numbers on the device, with per-sample scales and noise levels on either device."""
+    from diffusion_edu import data
+
+    mixture = data.eight_gaussians()
+
+    def run(device: torch.device) -> list[torch.Tensor]:
+        x = torch.randn(6, 2, generator=torch.Generator().manual_seed(2)).to(device)
+        scale, std = torch.linspace(0.2, 1.0, 6).to(device), torch.linspace(0.1, 0.9, 6)
+        return [mixture.log_prob(x, scale, std), mixture.responsibilities(x, 0.5, 0.3), mixture.score(x, scale, std)]
+
+    _on_both(run)

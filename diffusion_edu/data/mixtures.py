@@ -92,15 +92,16 @@ class GaussianMixture:
         x = check_float_tensor("x", x, ndim=2, nonempty=False)
         check_last_dim("x", x, self.dim)
         n = x.shape[0]
-        scale_ = _per_sample(scale, "scale", n)  # (N, 1, 1)
-        noise_ = _per_sample(noise_std, "noise_std", n)
-        means = scale_ * self.means[None]  # (N, K, D)
-        variances = scale_**2 * self.variances[None] + noise_**2  # (N, K, D)
+        # the mixture's parameters live on the CPU; the result is computed on x's device (an accelerator's x works)
+        scale_ = _per_sample(scale, "scale", n).to(x.device)  # (N, 1, 1)
+        noise_ = _per_sample(noise_std, "noise_std", n).to(x.device)
+        means = scale_ * self.means.to(x.device)[None]  # (N, K, D)
+        variances = scale_**2 * self.variances.to(x.device)[None] + noise_**2  # (N, K, D)
         if not bool(torch.isfinite(variances).all()) or not bool(torch.isfinite(scale_).all()):
             raise ValueError("scale, noise_std: expected values whose squares are finite in float32, got an overflow")
         diff = x[:, None, :] - means  # (N, K, D)
         log_normal = -0.5 * (diff**2 / variances + torch.log(variances) + LOG_2PI).sum(-1)  # (N, K)
-        return torch.log(self.weights)[None] + log_normal, diff, variances
+        return torch.log(self.weights).to(x.device)[None] + log_normal, diff, variances
 
     def log_prob(self, x: torch.Tensor, scale: Scalar = 1.0, noise_std: Scalar = 0.0) -> torch.Tensor:
         """log density (N,) of ``scale * X + noise_std * Z`` with X ~ this mixture, Z ~ N(0, I)."""
