@@ -1,6 +1,6 @@
 """The benchmark command: measures, prints tables, and writes the results the book's appendix shows.
 
-    make benchmark                      # everything (about 25-35 minutes on the 2-core CPU)
+    make benchmark                      # everything (about an hour on the 2-core CPU)
     python -m benchmarks.run --only limit2d samplers
 
 Writes benchmarks/results/latest.json and latest.md (the appendix page includes the .md)."""
