@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: the digit training loop at equal seconds, parameter counts, tables."""
+"""Shared pieces of the benchmarks: the digit training loop at equal seconds, parameter counts, a model that counts
+its calls, tables."""
 
 from __future__ import annotations
 
@@ -11,6 +12,17 @@ from torch import nn
 from diffusion_edu import data
 from diffusion_edu.core.runtime import device
 from diffusion_edu.training.loop import TrainResult, train
+
+
+class Counted:
+    """A model that counts its calls, so every NFE in the table is measured."""
+
+    def __init__(self, model: Callable[..., torch.Tensor]) -> None:
+        self.model, self.calls = model, 0
+
+    def __call__(self, *args: Any) -> torch.Tensor:
+        self.calls += 1
+        return self.model(*args)
 
 
 def n_params(model: nn.Module) -> int:

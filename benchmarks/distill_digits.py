@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.common import Counted
 from diffusion_edu import metrics
 from diffusion_edu.core.runtime import device
 from diffusion_edu.processes import ddim, edm
@@ -29,8 +30,6 @@ from diffusion_edu.recipes.few_step_digits import (
     digit_teacher,
     distilled_digits,
 )
-
-from .edm_digits import Counted
 
 STUDENT_STEPS = (1, 2, 4, 8)
 

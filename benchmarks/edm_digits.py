@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.common import Counted
 from diffusion_edu import metrics, recipes
 from diffusion_edu.core.runtime import device
 from diffusion_edu.processes import ddim, edm
@@ -24,17 +25,6 @@ from diffusion_edu.processes.grids import sub_grid
 from diffusion_edu.processes.schedules import make_schedule
 
 NFES = (10, 20, 50)
-
-
-class Counted:
-    """A model that counts its calls, so every NFE in the table is measured."""
-
-    def __init__(self, model: Callable[..., torch.Tensor]) -> None:
-        self.model, self.calls = model, 0
-
-    def __call__(self, *args: Any) -> torch.Tensor:
-        self.calls += 1
-        return self.model(*args)
 
 
 def run(n: int = 500, repeats: int = 3) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.common import Counted
 from diffusion_edu import data, metrics, recipes
 from diffusion_edu.core.runtime import device, synchronize
 from diffusion_edu.processes import ddim, ddpm, edm, sde, sde_samplers
@@ -28,17 +29,6 @@ from diffusion_edu.recipes.edm import edm_2d
 
 NFES = (5, 10, 20, 35, 50)
 SIGMA_MAX, SIGMA_MIN = 80.0, 0.002  # EDM's range, for the EDM network and the oracle's exact denoiser
-
-
-class Counted:
-    """A model that counts its calls, so every NFE in the table is measured."""
-
-    def __init__(self, model: Callable[..., torch.Tensor]) -> None:
-        self.model, self.calls = model, 0
-
-    def __call__(self, *args: Any) -> torch.Tensor:
-        self.calls += 1
-        return self.model(*args)
 
 
 def _samplers(schedule: Any, vp: sde.VPSDE, nfe: int) -> dict[str, Callable[[dict[str, Any], torch.Tensor], Any]]:
