@@ -16,6 +16,7 @@ from diffusion_edu.processes import ddim, ddpm, guidance, langevin, latent, like
 from diffusion_edu.processes.grids import sub_grid, time_grid
 from diffusion_edu.processes.schedules import make_schedule
 from diffusion_edu.recipes import diffusion as recipes
+from diffusion_edu.recipes import edm as recipes_edm
 from diffusion_edu.recipes import guidance as recipes_guidance
 from diffusion_edu.recipes import latent as latent_recipe
 from diffusion_edu.recipes import vae
@@ -109,7 +110,8 @@ def test_sde_and_langevin_samplers_run_on_the_accelerator():
     lambda: recipes.digit_unet(conditional=True, cpu_steps=2, channels=8, progress=False),
     lambda: recipes_guidance.noisy_digit_classifier(cpu_steps=2, progress=False),
     lambda: recipes_guidance.digit_dit(cpu_steps=2, progress=False),
-], ids=["ddpm_2d", "digit_unet", "noisy_classifier", "digit_dit"])
+    lambda: recipes_edm.edm_digit_unet(cpu_steps=2, channels=8, progress=False),
+], ids=["ddpm_2d", "digit_unet", "noisy_classifier", "digit_dit", "edm_digit_unet"])
 def test_recipes_train_save_and_load_on_the_accelerator(make, tmp_path, monkeypatch):
     monkeypatch.setenv(runtime.CACHE_ENV, str(tmp_path))
     with emulate_accelerator():

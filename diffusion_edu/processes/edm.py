@@ -9,6 +9,7 @@ and a *denoiser* D(x, sigma) ~ E[y | x] as the model every sampler of
   Table 1, derived in :mod:`diffusion_edu.derivations.edm`), :func:`precondition` applies them to a network F,
   :func:`loss_weight` is lambda(sigma) = 1 / c_out^2 and :func:`edm_loss` the training loss (EDM eq. 2, 8);
 - :func:`mixture_denoiser`: the exact denoiser of a Gaussian mixture (Tweedie: D = x + sigma^2 score);
+- :func:`clipped`: a denoiser whose output is clipped to the data's range (DDIM's ``clip_x0``, for pixels in [-1, 1]);
 - :func:`schedule_sigmas` and :func:`discrete_denoiser`: a DDPM eps model as a denoiser in sigma, with
   sigma_t = sqrt((1 - alpha_bar_t) / alpha_bar_t) and x = x_t / sqrt(alpha_bar_t) (EDM Appendix C.1; k-diffusion's
   ``DiscreteEpsDDPMDenoiser``, diffusers' ``EulerDiscreteScheduler``).
@@ -174,3 +175,15 @@ def data_std(y: torch.Tensor) -> float:
     [-1, 1]; a 2-D set has its own)."""
     y = check_float_tensor("y", y, min_ndim=1)
     return float(math.sqrt(float(y.double().var(0).mean())))
+
+
+def clipped(denoiser: Denoiser, bound: float = 1.0) -> Denoiser:
+    """``denoiser`` with its output, the clean-data estimate, clipped to [-bound, bound]: the samplers' version of
+    DDIM's ``clip_x0`` for data known to lie in a box (pixels in [-1, 1])."""
+    check_callable("denoiser", denoiser, "denoiser(x, sigma)")
+    bound = check_number("bound", bound, low=0.0, low_open=True)
+
+    def clipped_denoiser(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return denoiser(x, sigma).clamp(-bound, bound)
+
+    return clipped_denoiser

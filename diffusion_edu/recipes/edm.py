@@ -1,11 +1,14 @@
-"""Chapter 17's trained model: an EDM-preconditioned denoiser on the 2-D sets (Karras et al. 2022), trained through
+"""Chapter 17's trained models: EDM-preconditioned denoisers (Karras et al. 2022) on the 2-D sets
+(:func:`edm_2d`) and on the 8x8 digits (:func:`edm_digit_unet`), trained through
 :func:`diffusion_edu.training.loop.train` and cached by :func:`diffusion_edu.training.loop.cached_model`.
 
 It uses chapter 8's network (:class:`TimeMLP`, same width and depth), batch, learning rate and EMA, and *half*
 its steps (:data:`~diffusion_edu.recipes.diffusion.STEPS_2D`): on the ring 1,000 steps (~20 s on one core) already
 bring Heun with 18 steps to ~1.2x the real-data floor, and a chapter trains both models within its time budget
 when the cache is empty. Only the parameterisation (EDM's preconditioning), the loss (EDM's sigma distribution
-and weight) and the training length differ from :func:`~diffusion_edu.recipes.ddpm_2d`.
+and weight) and the training length differ from :func:`~diffusion_edu.recipes.ddpm_2d`. The digit model is chapter
+9's U-Net and recipe (:func:`~diffusion_edu.recipes.digit_unet`) with EDM's parameterisation and loss in place of
+eps-prediction and L_simple, trained as long.
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ import torch
 from torch import nn
 
 from diffusion_edu import data
-from diffusion_edu.core.checks import check_choice, check_int, check_number, check_optional_int, check_positive
+from diffusion_edu.core.checks import (
+    check_choice,
+    check_int,
+    check_number,
+    check_optional_int,
+    check_positive,
+    check_sizes,
+)
 from diffusion_edu.core.runtime import budget, device
 from diffusion_edu.nets.mlp import TimeMLP
+from diffusion_edu.nets.unet import UNet
 from diffusion_edu.processes.edm import data_std, edm_loss, precondition
 from diffusion_edu.recipes.diffusion import STEPS_2D
 from diffusion_edu.training.loop import TrainResult, cached_model, train
@@ -36,6 +47,22 @@ class EDMDenoiser(nn.Module):
         check_positive("sigma_data", sigma_data)
         self.sigma_data = float(sigma_data)
         self.network = TimeMLP(dim=dim, width=width, depth=depth)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return precondition(lambda x_in, c_noise: self.network(x_in, NOISE_SCALE * c_noise), x,
+                            sigma.to(x.dtype), self.sigma_data)
+
+
+class EDMUNet(nn.Module):
+    """D(x, sigma) = c_skip x + c_out F(c_in x, c_noise) (EDM eq. 7) around chapter 9's :class:`UNet` F:
+    (N, C, 8, 8), (N,) -> (N, C, 8, 8); F sees the time ``NOISE_SCALE * c_noise``."""
+
+    def __init__(self, in_channels: int = 1, channels: int = 16, sigma_data: float = 0.5) -> None:
+        super().__init__()
+        check_sizes(in_channels=in_channels, channels=channels)
+        check_positive("sigma_data", sigma_data)
+        self.sigma_data, self.channels = float(sigma_data), channels
+        self.network = UNet(in_channels=in_channels, channels=channels)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         return precondition(lambda x_in, c_noise: self.network(x_in, NOISE_SCALE * c_noise), x,
@@ -80,4 +107,42 @@ def edm_2d(dataset: str, cpu_steps: int | None = None, p_mean: float | None = No
                      cosine_decay=True, progress=progress, description=f"EDM on {dataset}")
 
     model, info = cached_model(f"edm2d-{dataset}", EDMDenoiser, config, fit, recipe)
+    return model.to(device()), info
+
+
+def digits_sigma_data() -> float:
+    """sigma_data of the training digits (pixels in [-1, 1]), rounded to 2 decimals (it names the model)."""
+    return round(data_std(data.load_digits().train_images), 2)
+
+
+def edm_digit_unet(cpu_steps: int = 700, channels: int | None = None, p_std: float = 1.2, seed: int = 0,
+                   progress: bool = True) -> tuple[EDMUNet, dict[str, Any]]:
+    """An :class:`EDMUNet` trained with EDM's loss on the training digits: chapter 9's network, batch, learning
+    rate, EMA and steps (:func:`~diffusion_edu.recipes.digit_unet`). ln sigma ~ N(p_mean, p_std^2) with p_mean EDM's
+    -1.2 shifted by log(sigma_data / 0.5), as for :func:`edm_2d`. ``channels`` defaults to the budget's
+    ``digit_channels``. Sample it with its output clipped to the pixels' range
+    (:func:`~diffusion_edu.processes.edm.clipped`), as chapter 9 samples its model."""
+    check_int("cpu_steps", cpu_steps)
+    check_optional_int("channels", channels)
+    check_int("seed", seed, minimum=0)
+    p_std = check_number("p_std", p_std, low=0.0, low_open=True)
+    sigma_data = digits_sigma_data()
+    p_mean = round(-1.2 + math.log(sigma_data / 0.5), 3)
+    config = {"in_channels": 1, "channels": channels or budget().digit_channels, "sigma_data": sigma_data}
+    recipe = {"data": "digits", "loss": "edm", "p_mean": p_mean, "p_std": p_std, "steps": budget().steps(cpu_steps),
+              "batch": 128, "lr": 2e-3, "seed": seed}
+
+    def fit(model: nn.Module) -> TrainResult:
+        torch.manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed)
+        model.to(device())
+        batches = data.digit_batches(recipe["batch"], generator, device=device())
+
+        def loss(m: nn.Module, y: torch.Tensor) -> torch.Tensor:
+            return edm_loss(m, y, sigma_data, generator, p_mean=p_mean, p_std=p_std)
+
+        return train(model, loss, batches, steps=recipe["steps"], lr=recipe["lr"], ema_decay=0.995, warmup_steps=50,
+                     cosine_decay=True, progress=progress, description="EDM U-Net on digits")
+
+    model, info = cached_model("edm-digit-unet", EDMUNet, config, fit, recipe)
     return model.to(device()), info
