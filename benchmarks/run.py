@@ -94,10 +94,11 @@ def render(results: dict[str, Any]) -> str:
     if "edm_digits" in results:
         r = results["edm_digits"]
         best = ", ".join(f"{nfe}: {name}" for nfe, name in r["best_at"].items())
-        parts += ["## 8 · EDM's solvers on the digits: chapter 9's eps U-Net wrapped as a denoiser",
-                  markdown_table(r["rows"], ["sampler", "nfe", "fd_ratio"]),
+        parts += ["## 8 · EDM's solvers on the digits: an EDM U-Net, and chapter 9's eps U-Net wrapped",
+                  markdown_table(r["rows"], ["network", "sampler", "nfe", "fd_ratio"]),
                   f"Fréchet distance over its real-vs-real floor ({r['floor']:.3g}), 500 samples, x_0 clipped to "
-                  f"[-1, 1], median of 3 interleaved repeats. Best at each NFE: {best}."]
+                  f"[-1, 1], median of 3 interleaved repeats. The two U-Nets are the same network trained alike "
+                  f"(700 steps; the EDM one in {r['edm_train_s']:.0f} s). Best at each NFE: {best}."]
     if "training_race" in results:
         r = results["training_race"]
         at_10 = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in r["at_10s"].items())
@@ -119,7 +120,7 @@ def render(results: dict[str, Any]) -> str:
                   f"({r['teacher_50']:.2f}x the floor; goal: <= 1.5x)."]
     if "distill_digits" in results:
         r = results["distill_digits"]
-        parts += ["## 11 · Progressive distillation of a digit teacher (chapter 9's eps U-Net)",
+        parts += ["## 11 · Progressive distillation of a digit teacher (chapter 17's EDM U-Net)",
                   markdown_table(r["rows"], ["model", "nfe", "fd_ratio"]),
                   markdown_table(r["costs"], ["model", "train_s"]),
                   f"Fréchet distance over its floor ({r['floor']:.3g}), 500 samples, median of 3 interleaved repeats. "
