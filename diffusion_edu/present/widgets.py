@@ -55,12 +55,12 @@ def draw_gaussian(ax: Axes, mu: float, sigma: float, noise: torch.Tensor) -> Non
     check_positive("sigma", sigma)
     grid = torch.linspace(-6, 6, 400)
     samples = reparameterize(mu, sigma, noise)
-    ax.hist(samples.numpy(), bins=60, range=(-6, 6), density=True, color="0.8", label="mu + sigma z")
-    ax.plot(grid, normal_log_pdf(grid, mu, sigma).exp(), color="tab:blue", label="N(mu, sigma^2)")
+    ax.hist(samples.numpy(), bins=60, range=(-6, 6), density=True, color="0.8", label=r"$\mu + \sigma z$")
+    ax.plot(grid, normal_log_pdf(grid, mu, sigma).exp(), color="tab:blue", label=r"$\mathcal{N}(\mu, \sigma^2)$")
     ax.plot(samples[:40].numpy(), torch.zeros(40).numpy(), "|", color="tab:orange", ms=12)
     ax.set_xlim(-6, 6)
     ax.set_ylim(0, 1.2)
-    ax.set_title(f"mu = {mu:.2f}, sigma = {sigma:.2f}")
+    ax.set_title(rf"$\mu = {mu:.2f}$, $\sigma = {sigma:.2f}$")
     ax.legend(loc="upper right", fontsize=8)
 
 
