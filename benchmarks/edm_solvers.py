@@ -5,8 +5,12 @@ network, each sampler at 5, 10, 20, 35 and 50 evaluations.
 Every configuration runs ``repeats`` times, interleaved (repeat r of every configuration before
 repeat r + 1 of any), with the starting noise of seed r; the table shows the median distance
 (sliced Wasserstein over its real-vs-real floor) and the median seconds. NFE are counted by a
-wrapper around the model, never assumed. The goal line: EDM's Heun at 18 steps (35 evaluations)
-with the EDM network within 1.1x of DDPM-1000's distance with the eps-network."""
+wrapper around the model, never assumed.
+
+The goal line: EDM's Heun at 18 steps (35 evaluations) with the EDM network within 1.1x of DDPM-1000's distance
+with the eps-network, measured apart (:func:`goal`) with 20,000 samples. At the table's 2,000 the distance of a
+fresh *real* sample to the reference varies by about 25% around the floor, more than the 10% the goal resolves;
+with 10x the samples the floor shrinks about 3x while a model's own error does not, so the model's share shows."""
 
 from __future__ import annotations
 
@@ -98,11 +102,39 @@ def run(n: int = 2000, repeats: int = 3) -> dict[str, Any]:
     rows = [{"model": model, "sampler": sampler, "nfe": statistics.median(r[2] for r in results),
              "swd_ratio": statistics.median(r[0] for r in results), "seconds": statistics.median(r[1] for r in results)}
             for (model, sampler, _), results in runs.items()]
-    ddpm_1000 = statistics.median(r[0] for r in reference)
-    heun_35 = statistics.median(r[0] for r in runs[("EDM network", "EDM Heun", 35)])
-    return {"rows": rows, "floor": floor, "ddpm_1000_ratio": ddpm_1000,
-            "ddpm_1000_seconds": statistics.median(r[1] for r in reference),
-            "edm_heun_35_ratio": heun_35, "heun_35_vs_ddpm_1000": heun_35 / ddpm_1000,
+    return {"rows": rows, "floor": floor, "ddpm_1000_ratio": statistics.median(r[0] for r in reference),
+            "ddpm_1000_seconds": statistics.median(r[1] for r in reference), **goal(models, schedule, repeats=repeats)}
+
+
+def goal(models: dict[str, dict[str, Any]], schedule: Any, n: int = 20_000, repeats: int = 3) -> dict[str, Any]:
+    """Heun at 18 steps (35 evaluations) with each model against DDPM-1000 with the eps-network, ``n`` samples,
+    median of ``repeats`` (each its own starting noise; the floor at this ``n``)."""
+    mixture = data.eight_gaussians()
+    generator = torch.Generator().manual_seed(1)
+    real = mixture.sample(10 * n, generator)[0]
+    floor = statistics.fmean(metrics.sliced_wasserstein(mixture.sample(n, generator)[0], real) for _ in range(5))
+    sigmas = edm.schedule_sigmas(schedule)
+    ranges = {"oracle": (SIGMA_MIN, SIGMA_MAX), "EDM network": (SIGMA_MIN, SIGMA_MAX),
+              "eps-network": (float(sigmas[0]), float(sigmas[-1]))}  # the eps-network's own levels
+    ratios: dict[str, list[float]] = {}
+    for repeat in range(repeats):
+        z = torch.randn(n, 2, generator=torch.Generator().manual_seed(300 + repeat)).to(device())
+        with torch.no_grad():
+            runs = {"DDPM-1000, eps-network": ddpm.ddpm_sample(models["eps-network"]["eps"], z, sub_grid(1000),
+                                                               schedule=schedule,
+                                                               generator=torch.Generator().manual_seed(1))}
+            for name, (low, high) in ranges.items():
+                start = math.sqrt(1 + high**2) if name == "eps-network" else high  # diffusers' init_noise_sigma
+                runs[f"Heun-35, {name}"] = edm_heun(models[name]["denoiser"], start * z,
+                                                    edm.karras_sigmas(18, low, high))
+        for name, samples in runs.items():
+            ratios.setdefault(name, []).append(metrics.sliced_wasserstein(samples.float().cpu(), real) / floor)
+    medians = {name: statistics.median(values) for name, values in ratios.items()}
+    ddpm_1000, heun_35 = medians["DDPM-1000, eps-network"], medians["Heun-35, EDM network"]
+    return {"goal_n": n, "goal_floor": floor, "goal_rows": [{"model": k, "swd_ratio": v} for k, v in medians.items()],
+            "goal_ddpm_1000_ratio": ddpm_1000, "edm_heun_35_ratio": heun_35,
+            "heun_35_vs_ddpm_1000": heun_35 / ddpm_1000,
+            "oracle_heun_35_vs_ddpm_1000": medians["Heun-35, oracle"] / ddpm_1000,
             "goal_met": heun_35 <= 1.1 * ddpm_1000 and math.isfinite(heun_35)}
 
 
