@@ -1,15 +1,16 @@
 """Shared pieces of the benchmarks: the digit training loop at equal seconds, parameter counts, a model that counts
-its calls, tables."""
+its calls, the ring with its real-vs-real floor, tables."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from diffusion_edu import data
+from diffusion_edu import data, metrics
 from diffusion_edu.core.runtime import device
 from diffusion_edu.training.loop import TrainResult, train
 
@@ -23,6 +24,27 @@ class Counted:
     def __call__(self, *args: Any) -> torch.Tensor:
         self.calls += 1
         return self.model(*args)
+
+
+class Ring:
+    """The 8-Gaussians ring, a real reference sample of 10 n points and the floor: the mean sliced Wasserstein distance
+    of five fresh real draws of n points to it (all drawn from ``seed``)."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.mixture = data.eight_gaussians()
+        generator = torch.Generator().manual_seed(seed)
+        self.real = self.mixture.sample(10 * n, generator)[0]
+        self.floor = statistics.fmean(metrics.sliced_wasserstein(self.mixture.sample(n, generator)[0], self.real)
+                                      for _ in range(5))
+        self.n = n
+
+    def ratio(self, samples: torch.Tensor) -> float:
+        """The distance of ``samples`` to the reference over the floor."""
+        return metrics.sliced_wasserstein(samples.float().cpu(), self.real) / self.floor
+
+    def noise(self, seed: int) -> torch.Tensor:
+        """n standard normal 2-D points from ``seed``, on the device."""
+        return torch.randn(self.n, 2, generator=torch.Generator().manual_seed(seed)).to(device())
 
 
 def n_params(model: nn.Module) -> int:

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.common import Counted
-from diffusion_edu import data, metrics, recipes
+from benchmarks.common import Counted, Ring
+from diffusion_edu import recipes
 from diffusion_edu.core.runtime import device, synchronize
 from diffusion_edu.processes import ddim, ddpm, edm, sde, sde_samplers
 from diffusion_edu.processes.edm_samplers import dpm_solver_pp_2m, edm_euler, edm_heun
@@ -61,10 +61,8 @@ def _score_from_eps(eps_model: Callable[..., torch.Tensor], vp: sde.VPSDE,
 
 
 def run(n: int = 2000, repeats: int = 3) -> dict[str, Any]:
-    mixture, schedule, vp = data.eight_gaussians(), make_schedule("linear", 1000), sde.VPSDE()
-    generator = torch.Generator().manual_seed(0)
-    real = mixture.sample(10 * n, generator)[0]
-    floor = statistics.fmean(metrics.sliced_wasserstein(mixture.sample(n, generator)[0], real) for _ in range(5))
+    ring, schedule, vp = Ring(n), make_schedule("linear", 1000), sde.VPSDE()
+    mixture = ring.mixture
     eps_net, _ = recipes.ddpm_2d("eight_gaussians", progress=False)
     edm_net, _ = edm_2d("eight_gaussians", progress=False)
     eps_oracle = ddpm.exact_eps_model(mixture, schedule)
@@ -90,7 +88,7 @@ def run(n: int = 2000, repeats: int = 3) -> dict[str, Any]:
                         samples = sample(counted, z)
                     synchronize()
                     seconds = time.perf_counter() - start
-                    ratio = metrics.sliced_wasserstein(samples.float().cpu(), real) / floor
+                    ratio = ring.ratio(samples)
                     used = sum(c.calls for c in counted.values())
                     runs.setdefault((model_name, sampler_name, nfe), []).append((ratio, seconds, used))
         start = time.perf_counter()
@@ -98,21 +96,18 @@ def run(n: int = 2000, repeats: int = 3) -> dict[str, Any]:
             samples = ddpm.ddpm_sample(learned_eps, z, sub_grid(1000), schedule=schedule,
                                        generator=torch.Generator().manual_seed(1))
         synchronize()
-        reference.append((metrics.sliced_wasserstein(samples.float().cpu(), real) / floor, time.perf_counter() - start))
+        reference.append((ring.ratio(samples), time.perf_counter() - start))
     rows = [{"model": model, "sampler": sampler, "nfe": statistics.median(r[2] for r in results),
              "swd_ratio": statistics.median(r[0] for r in results), "seconds": statistics.median(r[1] for r in results)}
             for (model, sampler, _), results in runs.items()]
-    return {"rows": rows, "floor": floor, "ddpm_1000_ratio": statistics.median(r[0] for r in reference),
+    return {"rows": rows, "floor": ring.floor, "ddpm_1000_ratio": statistics.median(r[0] for r in reference),
             "ddpm_1000_seconds": statistics.median(r[1] for r in reference), **goal(models, schedule, repeats=repeats)}
 
 
 def goal(models: dict[str, dict[str, Any]], schedule: Any, n: int = 20_000, repeats: int = 3) -> dict[str, Any]:
     """Heun at 18 steps (35 evaluations) with each model against DDPM-1000 with the eps-network, ``n`` samples,
     median of ``repeats`` (each its own starting noise; the floor at this ``n``)."""
-    mixture = data.eight_gaussians()
-    generator = torch.Generator().manual_seed(1)
-    real = mixture.sample(10 * n, generator)[0]
-    floor = statistics.fmean(metrics.sliced_wasserstein(mixture.sample(n, generator)[0], real) for _ in range(5))
+    ring = Ring(n, seed=1)
     sigmas = edm.schedule_sigmas(schedule)
     ranges = {"oracle": (SIGMA_MIN, SIGMA_MAX), "EDM network": (SIGMA_MIN, SIGMA_MAX),
               "eps-network": (float(sigmas[0]), float(sigmas[-1]))}  # the eps-network's own levels
@@ -128,10 +123,11 @@ def goal(models: dict[str, dict[str, Any]], schedule: Any, n: int = 20_000, repe
                 runs[f"Heun-35, {name}"] = edm_heun(models[name]["denoiser"], start * z,
                                                     edm.karras_sigmas(18, low, high))
         for name, samples in runs.items():
-            ratios.setdefault(name, []).append(metrics.sliced_wasserstein(samples.float().cpu(), real) / floor)
+            ratios.setdefault(name, []).append(ring.ratio(samples))
     medians = {name: statistics.median(values) for name, values in ratios.items()}
     ddpm_1000, heun_35 = medians["DDPM-1000, eps-network"], medians["Heun-35, EDM network"]
-    return {"goal_n": n, "goal_floor": floor, "goal_rows": [{"model": k, "swd_ratio": v} for k, v in medians.items()],
+    return {"goal_n": n, "goal_floor": ring.floor,
+            "goal_rows": [{"model": k, "swd_ratio": v} for k, v in medians.items()],
             "goal_ddpm_1000_ratio": ddpm_1000, "edm_heun_35_ratio": heun_35,
             "heun_35_vs_ddpm_1000": heun_35 / ddpm_1000,
             "oracle_heun_35_vs_ddpm_1000": medians["Heun-35, oracle"] / ddpm_1000,

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from diffusion_edu import data, metrics, recipes
+from benchmarks.common import Ring
+from diffusion_edu import data, recipes
 from diffusion_edu.core.runtime import device
 from diffusion_edu.nets.mlp import TimeMLP
 from diffusion_edu.processes import ddim, ddpm, edm, flow
@@ -38,24 +39,6 @@ from diffusion_edu.training.loop import train
 
 DATASET = "eight_gaussians"
 SIGMA_MAX, SIGMA_MIN = edm.SIGMA_MAX, edm.SIGMA_MIN
-
-
-class _Ring:
-    """The ring, a real reference sample and the floor: the mean distance of five fresh real draws to it."""
-
-    def __init__(self, n: int) -> None:
-        self.mixture = data.eight_gaussians()
-        generator = torch.Generator().manual_seed(0)
-        self.real = self.mixture.sample(10 * n, generator)[0]
-        self.floor = statistics.fmean(metrics.sliced_wasserstein(self.mixture.sample(n, generator)[0], self.real)
-                                      for _ in range(5))
-        self.n = n
-
-    def ratio(self, samples: torch.Tensor) -> float:
-        return metrics.sliced_wasserstein(samples.float().cpu(), self.real) / self.floor
-
-    def noise(self, seed: int) -> torch.Tensor:
-        return torch.randn(self.n, 2, generator=torch.Generator().manual_seed(seed)).to(device())
 
 
 def _samplers(schedule: Any) -> dict[str, Callable[[Callable[..., torch.Tensor], torch.Tensor], torch.Tensor]]:
@@ -86,7 +69,7 @@ def _fit(loss_name: str, seconds: float, seed: int, schedule: Any, sigma_data: f
 
 def training_race(seconds_grid: tuple[float, ...] = (5.0, 10.0, 20.0), n: int = 2000, repeats: int = 3
                   ) -> dict[str, Any]:
-    ring, schedule = _Ring(n), linear_schedule(1000)
+    ring, schedule = Ring(n), linear_schedule(1000)
     sigma_data = dataset_sigma_data(DATASET)
     samplers = _samplers(schedule)
     exact = {"DDPM (eps)": ddpm.exact_eps_model(ring.mixture, schedule),
@@ -108,7 +91,7 @@ def training_race(seconds_grid: tuple[float, ...] = (5.0, 10.0, 20.0), n: int = 
 
 
 def few_steps(n: int = 2000, repeats: int = 3) -> dict[str, Any]:
-    ring, schedule = _Ring(n), linear_schedule(1000)
+    ring, schedule = Ring(n), linear_schedule(1000)
     eps_net, eps_info = recipes.ddpm_2d(DATASET, progress=False)
     flow_net, flow_info = flow_2d(DATASET, progress=False)
     reflow_net, reflow_info = reflow_2d(DATASET, progress=False)
