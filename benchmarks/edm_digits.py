@@ -2,14 +2,16 @@
 
 - chapter 9's eps-prediction U-Net (linear schedule), wrapped as a denoiser in EDM's sigma
   (:func:`diffusion_edu.processes.edm.discrete_denoiser`), on the Karras grid between the schedule's own smallest and
-  largest sigma (diffusers' choice for a DDPM model, ``use_karras_sigmas``), against DDIM on its own grid;
+  largest sigma (diffusers' choice for a DDPM model, ``use_karras_sigmas``), against DDIM on its own grid and
+  Euler-Maruyama on chapter 12's VP SDE (uniform times);
 - chapter 17's EDM-preconditioned U-Net (:func:`diffusion_edu.recipes.edm.edm_digit_unet`, same network, batch,
   learning rate and steps) on EDM's Karras grid in [0.002, 80];
 
-at 10, 20 and 50 network evaluations (NFE), each counted by a wrapper around the network.
+at 5, 10, 20 and 50 network evaluations (NFE), each counted by a wrapper around the network.
 
 Every sampler clips its x_0 estimate to the pixels' range [-1, 1] (DDIM through ``clip_x0``, the EDM samplers through
-:func:`diffusion_edu.processes.edm.clipped`), as chapter 9 samples its model. Quality is the Fréchet distance in the
+:func:`diffusion_edu.processes.edm.clipped`), as chapter 9 samples its model; Euler-Maruyama has no such estimate,
+and only its samples are clipped. Quality is the Fréchet distance in the
 package's digit-classifier features over its real-vs-real floor; median of 3 interleaved repeats (repeat r of every
 configuration before repeat r + 1 of any), 500 samples each."""
 
@@ -24,13 +26,13 @@ import torch
 from benchmarks.common import Counted
 from diffusion_edu import metrics, recipes
 from diffusion_edu.core.runtime import device
-from diffusion_edu.processes import ddim, edm
+from diffusion_edu.processes import ddim, edm, sde, sde_samplers
 from diffusion_edu.processes.edm_samplers import dpm_solver_pp_2m, edm_euler, edm_heun
-from diffusion_edu.processes.grids import sub_grid
+from diffusion_edu.processes.grids import sub_grid, time_grid
 from diffusion_edu.processes.schedules import make_schedule
 from diffusion_edu.recipes.edm import edm_digit_unet
 
-NFES = (10, 20, 50)
+NFES = (5, 10, 20, 50)
 Sample = Callable[[Counted, torch.Tensor], torch.Tensor]
 
 
@@ -49,12 +51,21 @@ def run(n: int = 500, repeats: int = 3) -> dict[str, Any]:
     unet.eval(), edm_net.eval()
     sigmas = edm.schedule_sigmas(schedule)
     eps_denoiser = edm.clipped(edm.discrete_denoiser(unet, schedule))
+    vp = sde.VPSDE()
+
+    def eps_score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        # chapter 12's VP time t read as DDPM's fractional step with the same noise level; score = -eps / sigma_t
+        std, scale = vp.marginal_std(t.double()), vp.marginal_scale(t.double())
+        return -unet(x, edm.sigma_to_t(std / scale, schedule).to(x.dtype)) / std.to(x.dtype)[:, None, None, None]
+
     floor = metrics.digit_floor()["frechet"]
 
     def configs(nfe: int) -> dict[tuple[str, str], tuple[Callable[..., torch.Tensor], Sample]]:
         out: dict[tuple[str, str], tuple[Callable[..., torch.Tensor], Sample]] = {
             ("eps U-Net", "DDIM"): (unet, lambda eps, z: ddim.ddim_sample(eps, z, sub_grid(1000, nfe),
-                                                                         schedule=schedule, clip_x0=1.0))}
+                                                                         schedule=schedule, clip_x0=1.0)),
+            ("eps U-Net", "Euler-Maruyama"): (eps_score, lambda score, z: sde_samplers.euler_maruyama(
+                score, z, time_grid(nfe), sde=vp, generator=torch.Generator().manual_seed(5)))}
         for name, sample in _edm_solvers(float(sigmas[0]), float(sigmas[-1]), nfe).items():
             out[("eps U-Net", name)] = (eps_denoiser, sample)
         for name, sample in _edm_solvers(edm.SIGMA_MIN, edm.SIGMA_MAX, nfe).items():
