@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import Counted
+from benchmarks.edm_solvers import score_from_eps
 from diffusion_edu import metrics, recipes
 from diffusion_edu.core.runtime import device
 from diffusion_edu.processes import ddim, edm, sde, sde_samplers
@@ -52,11 +53,7 @@ def run(n: int = 500, repeats: int = 3) -> dict[str, Any]:
     sigmas = edm.schedule_sigmas(schedule)
     eps_denoiser = edm.clipped(edm.discrete_denoiser(unet, schedule))
     vp = sde.VPSDE()
-
-    def eps_score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        # chapter 12's VP time t read as DDPM's fractional step with the same noise level; score = -eps / sigma_t
-        std, scale = vp.marginal_std(t.double()), vp.marginal_scale(t.double())
-        return -unet(x, edm.sigma_to_t(std / scale, schedule).to(x.dtype)) / std.to(x.dtype)[:, None, None, None]
+    eps_score = score_from_eps(unet, vp, schedule)
 
     floor = metrics.digit_floor()["frechet"]
 

@@ -49,13 +49,14 @@ def _samplers(schedule: Any, vp: sde.VPSDE, nfe: int) -> dict[str, Callable[[dic
     }
 
 
-def _score_from_eps(eps_model: Callable[..., torch.Tensor], vp: sde.VPSDE,
+def score_from_eps(eps_model: Callable[..., torch.Tensor], vp: sde.VPSDE,
                     schedule: Any) -> Callable[..., torch.Tensor]:
     """Chapter 12's VP time t read as DDPM's fractional step with the same noise level; score = -eps / sigma_t."""
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         std, scale = vp.marginal_std(t.double()), vp.marginal_scale(t.double())
-        return -eps_model(x, edm.sigma_to_t(std / scale, schedule).to(x.dtype)) / std.to(x.dtype)[:, None]
+        std_x = std.to(x.dtype).reshape(-1, *[1] * (x.dim() - 1))  # (N, 1, ...): points or images
+        return -eps_model(x, edm.sigma_to_t(std / scale, schedule).to(x.dtype)) / std_x
 
     return score
 
@@ -69,7 +70,7 @@ def run(n: int = 2000, repeats: int = 3) -> dict[str, Any]:
     learned_eps = lambda x, t: eps_net(x, t)  # noqa: E731
     models = {
         "oracle": {"eps": eps_oracle, "score": sde.exact_score(mixture, vp), "denoiser": edm.mixture_denoiser(mixture)},
-        "eps-network": {"eps": learned_eps, "score": _score_from_eps(learned_eps, vp, schedule),
+        "eps-network": {"eps": learned_eps, "score": score_from_eps(learned_eps, vp, schedule),
                         "denoiser": edm.discrete_denoiser(learned_eps, schedule)},
         "EDM network": {"denoiser": lambda x, s: edm_net(x, s)},
     }
