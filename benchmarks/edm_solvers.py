@@ -50,7 +50,7 @@ def _samplers(schedule: Any, vp: sde.VPSDE, nfe: int) -> dict[str, Callable[[dic
 
 
 def score_from_eps(eps_model: Callable[..., torch.Tensor], vp: sde.VPSDE,
-                    schedule: Any) -> Callable[..., torch.Tensor]:
+                   schedule: Any) -> Callable[..., torch.Tensor]:
     """Chapter 12's VP time t read as DDPM's fractional step with the same noise level; score = -eps / sigma_t."""
 
     def score(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -38,35 +38,44 @@ from diffusion_edu.training.loop import TrainResult, cached_model, train
 NOISE_SCALE = 1000.0  # c_noise = log(sigma) / 4 lies in [-1.6, 1.1]; TimeMLP's embedding was made for steps 0..999
 
 
-class EDMDenoiser(nn.Module):
-    """D(x, sigma) = c_skip x + c_out F(c_in x, c_noise) (EDM eq. 7) around a :class:`TimeMLP` F, with
-    ``sigma_data`` the data's standard deviation; F sees the time ``NOISE_SCALE * c_noise``."""
+class _Preconditioned(nn.Module):
+    """D(x, sigma) = c_skip x + c_out F(c_in x, c_noise) (EDM eq. 7) around ``self.network`` F, with ``sigma_data``
+    the data's standard deviation; F sees the time ``NOISE_SCALE * c_noise``."""
 
-    def __init__(self, dim: int = 2, width: int = 128, depth: int = 3, sigma_data: float = 0.5) -> None:
+    network: nn.Module
+
+    def __init__(self, sigma_data: float) -> None:
         super().__init__()
         check_positive("sigma_data", sigma_data)
         self.sigma_data = float(sigma_data)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return precondition(lambda x_in, c_noise: self.network(x_in, NOISE_SCALE * c_noise), x,
+                            sigma.to(x.dtype), self.sigma_data)
+
+
+class EDMDenoiser(_Preconditioned):
+    """EDM's preconditioned denoiser around a :class:`TimeMLP`: (N, D), (N,) -> (N, D)."""
+
+    def __init__(self, dim: int = 2, width: int = 128, depth: int = 3, sigma_data: float = 0.5) -> None:
+        super().__init__(sigma_data)
         self.network = TimeMLP(dim=dim, width=width, depth=depth)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return precondition(lambda x_in, c_noise: self.network(x_in, NOISE_SCALE * c_noise), x,
-                            sigma.to(x.dtype), self.sigma_data)
 
-
-class EDMUNet(nn.Module):
-    """D(x, sigma) = c_skip x + c_out F(c_in x, c_noise) (EDM eq. 7) around chapter 9's :class:`UNet` F:
-    (N, C, 8, 8), (N,) -> (N, C, 8, 8); F sees the time ``NOISE_SCALE * c_noise``."""
+class EDMUNet(_Preconditioned):
+    """EDM's preconditioned denoiser around chapter 9's :class:`UNet`: (N, C, 8, 8), (N,) -> (N, C, 8, 8)."""
 
     def __init__(self, in_channels: int = 1, channels: int = 16, sigma_data: float = 0.5) -> None:
-        super().__init__()
         check_sizes(in_channels=in_channels, channels=channels)
-        check_positive("sigma_data", sigma_data)
-        self.sigma_data, self.channels = float(sigma_data), channels
+        super().__init__(sigma_data)
+        self.channels = channels
         self.network = UNet(in_channels=in_channels, channels=channels)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return precondition(lambda x_in, c_noise: self.network(x_in, NOISE_SCALE * c_noise), x,
-                            sigma.to(x.dtype), self.sigma_data)
+
+def shifted_p_mean(sigma_data: float) -> float:
+    """EDM's P_mean = -1.2 (for images with sigma_data 0.5) shifted by log(sigma_data / 0.5), so the training levels
+    sit where they sit for EDM's images relative to the data's own scale; rounded to 3 decimals (it names the model)."""
+    return round(-1.2 + math.log(sigma_data / 0.5), 3)
 
 
 def dataset_sigma_data(dataset: str, n: int = 20_000) -> float:
@@ -85,7 +94,7 @@ def edm_2d(dataset: str, cpu_steps: int | None = None, p_mean: float | None = No
     check_optional_int("cpu_steps", cpu_steps)
     check_int("seed", seed, minimum=0)
     sigma_data = dataset_sigma_data(dataset)
-    p_mean = round(-1.2 + math.log(sigma_data / 0.5), 3) if p_mean is None else check_number("p_mean", p_mean)
+    p_mean = shifted_p_mean(sigma_data) if p_mean is None else check_number("p_mean", p_mean)
     p_std = check_number("p_std", p_std, low=0.0, low_open=True)
     default_steps, batch_size = STEPS_2D[dataset]
     config = {"dim": 2, "width": 128, "depth": 3, "sigma_data": sigma_data}
@@ -127,7 +136,7 @@ def edm_digit_unet(cpu_steps: int = 700, channels: int | None = None, p_std: flo
     check_int("seed", seed, minimum=0)
     p_std = check_number("p_std", p_std, low=0.0, low_open=True)
     sigma_data = digits_sigma_data()
-    p_mean = round(-1.2 + math.log(sigma_data / 0.5), 3)
+    p_mean = shifted_p_mean(sigma_data)
     config = {"in_channels": 1, "channels": channels or budget().digit_channels, "sigma_data": sigma_data}
     recipe = {"data": "digits", "loss": "edm", "p_mean": p_mean, "p_std": p_std, "steps": budget().steps(cpu_steps),
               "batch": 128, "lr": 2e-3, "seed": seed}
